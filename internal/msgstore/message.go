@@ -1,0 +1,449 @@
+package msgstore
+
+import (
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/smppd/smppd/pdu"
+)
+
+// Message is one accepted short message (one destination, one part) and its state.
+type Message struct {
+	ID                 uint64 // from NextID
+	TokenID            string // the token that submitted it; required
+	TestMode           bool   // simulated: indexed by DueAt instead of the outbox
+	Source, Dest       pdu.Address
+	ServiceType        string
+	ESMClass           uint8
+	ProtocolID         uint8
+	PriorityFlag       uint8
+	RegisteredDelivery uint8
+	DataCoding         pdu.DataCoding
+	Body               []byte // the encoded submit_sm (or data_sm) body as received, for forwarding upstream
+	Text               []byte // the short message (or payload) bytes, first ≤ 160 kept, for the receipt's text: field
+	Concat             struct {
+		Ref         uint16
+		Total, Part uint8
+	} // zero when not multipart
+	SubmitAt     time.Time
+	ScheduleAt   time.Time        // zero = now
+	ExpireAt     time.Time        // validity end
+	State        pdu.MessageState // StateEnroute/StateAccepted while pending; StateScheduled for scheduled
+	DoneAt       time.Time        // when the message reached its final state
+	ErrCode      string           // 3 chars, Appendix B err
+	NetworkError [3]byte          // network_error_code TLV value when failed
+	Outbox       bool             // live message waiting for the upstream connector (set by the store)
+
+	// DueAt is the next simulator event of a pending test-mode message: its key in the due index.
+	// Submit fills a zero DueAt with ScheduleAt, or SubmitAt when not scheduled. Zero once final.
+	DueAt time.Time
+	// Final is set by the store when a Transition (or Cancel) reached a final state; the message
+	// then left the due index and the outbox, and further changes fail with ErrFinal.
+	Final bool
+}
+
+// Transition is one atomic state change of a message, with the receipt and callback it causes.
+type Transition struct {
+	ID           uint64
+	State        pdu.MessageState
+	At           time.Time // the event time: DoneAt when final, QueuedAt of the receipt
+	ErrCode      string
+	NetworkError [3]byte
+	Receipt      bool   // enqueue a receipt for the token's receivers (deliver_sm)
+	Callback     string // non-empty: enqueue an HTTP callback to this URL
+	// Final makes the message leave the due index and the outbox. A State of DELIVRD, EXPIRED,
+	// DELETED, UNDELIV, UNKNOWN or REJECTD is final even without it (ACCEPTD is not: the
+	// gateway uses it for pending messages).
+	Final bool
+	// NextDue, for a non-final transition of a test-mode message, moves it in the due index to
+	// this time (the 9006 case: ENROUTE now, DELIVRD at NextDue). Zero: it keeps its place.
+	NextDue time.Time
+	// TokenID, when set, must own the message (else ErrNotFound).
+	TokenID string
+}
+
+// finalState reports whether the store treats st as the end of a message's life.
+func finalState(st pdu.MessageState) bool {
+	switch st {
+	case pdu.StateDelivered, pdu.StateExpired, pdu.StateDeleted, pdu.StateUndeliverable,
+		pdu.StateUnknown, pdu.StateRejected:
+		return true
+	}
+	return false
+}
+
+// dueTime is where a pending test-mode message goes in the due index.
+func (m *Message) dueTime() time.Time {
+	switch {
+	case !m.DueAt.IsZero():
+		return m.DueAt
+	case !m.ScheduleAt.IsZero():
+		return m.ScheduleAt
+	case !m.SubmitAt.IsZero():
+		return m.SubmitAt
+	}
+	return time.Now()
+}
+
+// Submit durably stores a new message and indexes it: a test-mode message in the due index at
+// DueAt (see Message.DueAt), a live one in the outbox. m is encoded before Submit returns; the
+// caller may reuse it. done(nil) runs once the message is fsynced; then, and only then, may the
+// caller answer ESME_ROK. done gets ErrQueueFull at once when the store is saturated, ErrInvalid
+// for a value it cannot store, ErrExists for a used id, or the commit's error. done runs on a
+// store goroutine, never the caller's, and must not block for long: it delays other dones.
+func (s *Store) Submit(m *Message, done func(error)) {
+	c := *m
+	c.Final = false
+	c.Outbox = !c.TestMode
+	if c.TestMode {
+		c.DueAt = c.dueTime()
+	} else {
+		c.DueAt = time.Time{}
+	}
+	if err := c.validate(); err != nil {
+		go done(err)
+		return
+	}
+	key := u64(c.ID)
+	rec, _ := c.AppendBinary(make([]byte, 0, 96+len(c.Body)+len(c.Text)+len(c.TokenID)))
+	var dueKey []byte
+	if c.TestMode {
+		dueKey = timeKey(c.DueAt, c.ID)
+	}
+	s.enqueue(op{submit: true, done: done, apply: func(tx *bolt.Tx, d *delta) error {
+		msgs := tx.Bucket(bucketMessages)
+		if msgs.Get(key) != nil {
+			return fmt.Errorf("%w: %d", ErrExists, c.ID)
+		}
+		// Ids grow within a run: fill pages for appends, not for random inserts.
+		msgs.FillPercent = 0.95
+		if err := put(msgs, key, rec); err != nil {
+			return err
+		}
+		d.messages++
+		if dueKey != nil {
+			tx.Bucket(bucketDue).FillPercent = 0.9
+			d.pending++
+			return put(tx.Bucket(bucketDue), dueKey, nil)
+		}
+		d.outbox++
+		return put(tx.Bucket(bucketOutbox), key, nil)
+	}})
+}
+
+// Get returns a copy of the message with id, or ErrNotFound.
+func (s *Store) Get(id uint64) (Message, error) {
+	var m Message
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		m, err = getMessage(tx, id)
+		return err
+	})
+	return m, err
+}
+
+func getMessage(tx *bolt.Tx, id uint64) (Message, error) {
+	var m Message
+	v := tx.Bucket(bucketMessages).Get(u64(id))
+	if v == nil {
+		return m, fmt.Errorf("%w: message %d", ErrNotFound, id)
+	}
+	if err := m.UnmarshalBinary(v); err != nil {
+		return m, fmt.Errorf("message %d: %w", id, err)
+	}
+	return m, nil
+}
+
+// unindex removes m from the due index and the outbox (writes; call after validation).
+func unindex(tx *bolt.Tx, m *Message, d *delta) error {
+	if m.TestMode && !m.DueAt.IsZero() {
+		if err := del(tx.Bucket(bucketDue), timeKey(m.DueAt, m.ID)); err != nil {
+			return err
+		}
+		d.pending--
+		m.DueAt = time.Time{}
+	}
+	if m.Outbox {
+		if err := del(tx.Bucket(bucketOutbox), u64(m.ID)); err != nil {
+			return err
+		}
+		d.outbox--
+		m.Outbox = false
+	}
+	return nil
+}
+
+// moveDue moves test-mode message m (not yet rewritten) to at in the due index.
+func moveDue(tx *bolt.Tx, m *Message, at time.Time, d *delta) error {
+	due := tx.Bucket(bucketDue)
+	if !m.DueAt.IsZero() {
+		if err := del(due, timeKey(m.DueAt, m.ID)); err != nil {
+			return err
+		}
+		d.pending--
+	}
+	m.DueAt = at
+	if err := put(due, timeKey(at, m.ID), nil); err != nil {
+		return err
+	}
+	d.pending++
+	return nil
+}
+
+func putMessage(tx *bolt.Tx, m *Message) error {
+	rec, _ := m.AppendBinary(nil)
+	return put(tx.Bucket(bucketMessages), u64(m.ID), rec)
+}
+
+// Transition applies t atomically: the message's state, error and done time change; a final
+// state takes it out of the due index and the outbox; a non-final one keeps its place (a test-mode
+// message moves to t.NextDue when set); and
+// the receipt and callback t asks for are queued with a snapshot of the message (Body left
+// out). ErrNotFound for an unknown message, ErrFinal when it is already final: so a simulator
+// that replays a due message after a crash cannot produce a second final receipt.
+func (s *Store) Transition(t Transition, done func(error)) {
+	if err := checkTransition(&t); err != nil {
+		go done(err)
+		return
+	}
+	s.enqueue(op{done: done, apply: func(tx *bolt.Tx, d *delta) error {
+		return applyTransition(tx, d, &t)
+	}})
+}
+
+func checkTransition(t *Transition) error {
+	if err := checkString("error code", t.ErrCode, maxString); err != nil {
+		return err
+	}
+	if err := checkString("callback url", t.Callback, maxString); err != nil {
+		return err
+	}
+	if err := checkTime("At", t.At); err != nil {
+		return err
+	}
+	return checkTime("NextDue", t.NextDue)
+}
+
+func applyTransition(tx *bolt.Tx, d *delta, t *Transition) error {
+	m, err := getMessage(tx, t.ID)
+	if err != nil {
+		return err
+	}
+	if t.TokenID != "" && t.TokenID != m.TokenID {
+		return fmt.Errorf("%w: message %d", ErrNotFound, t.ID)
+	}
+	if m.Final {
+		return fmt.Errorf("%w: message %d", ErrFinal, t.ID)
+	}
+	at := t.At
+	if at.IsZero() {
+		at = time.Now()
+	}
+	final := t.Final || finalState(t.State)
+	m.State = t.State
+	m.ErrCode = t.ErrCode
+	m.NetworkError = t.NetworkError
+	// Writes from here on.
+	switch {
+	case final:
+		if err := unindex(tx, &m, d); err != nil {
+			return err
+		}
+		m.Final = true
+		m.DoneAt = at
+	case m.TestMode && !t.NextDue.IsZero():
+		if err := moveDue(tx, &m, t.NextDue, d); err != nil {
+			return err
+		}
+	}
+	if err := putMessage(tx, &m); err != nil {
+		return err
+	}
+	if !t.Receipt && t.Callback == "" {
+		return nil
+	}
+	snap := m
+	snap.Body = nil
+	r := Receipt{
+		TokenID:   m.TokenID,
+		MessageID: m.ID,
+		Message:   snap,
+		State:     m.State,
+		ErrCode:   m.ErrCode,
+		DoneAt:    at,
+		QueuedAt:  at,
+	}
+	if t.Receipt {
+		if r.Seq, err = putReceipt(tx, &r); err != nil {
+			return err
+		}
+		d.receipts++
+	}
+	if t.Callback != "" {
+		c := Callback{TokenID: m.TokenID, URL: t.Callback, Receipt: r, NextAttempt: at, FirstAttempt: at}
+		if err := putCallback(tx, &c); err != nil {
+			return err
+		}
+		d.callbacks++
+	}
+	return nil
+}
+
+// Cancel moves a non-final message of tokenID to DELETED (cancel_sm), with no receipt.
+// ErrNotFound when the message does not exist or belongs to another token, ErrFinal when it is
+// already final.
+func (s *Store) Cancel(id uint64, tokenID string, done func(error)) {
+	s.Transition(Transition{ID: id, TokenID: tokenID, State: pdu.StateDeleted, Final: true, At: time.Now()}, done)
+}
+
+// Replace applies apply to a copy of a non-final message of tokenID and stores the result
+// (replace_sm), re-indexing it at its new DueAt (zero: ScheduleAt, or now). apply runs on the
+// committer goroutine inside the transaction: it must be quick, must not call the store, and may
+// run more than once. An error from apply is passed to done and nothing is written. ID, TokenID,
+// TestMode, Outbox and Final cannot be changed. Errors as for Cancel, and ErrInvalid.
+func (s *Store) Replace(id uint64, tokenID string, apply func(*Message) error, done func(error)) {
+	s.enqueue(op{done: done, apply: func(tx *bolt.Tx, d *delta) error {
+		old, err := getMessage(tx, id)
+		if err != nil {
+			return err
+		}
+		if old.TokenID != tokenID {
+			return fmt.Errorf("%w: message %d", ErrNotFound, id)
+		}
+		if old.Final {
+			return fmt.Errorf("%w: message %d", ErrFinal, id)
+		}
+		m := old
+		m.Body = append([]byte(nil), old.Body...)
+		m.Text = append([]byte(nil), old.Text...)
+		m.DueAt = time.Time{}
+		if err := apply(&m); err != nil {
+			return err
+		}
+		m.ID, m.TokenID, m.TestMode, m.Outbox, m.Final = old.ID, old.TokenID, old.TestMode, old.Outbox, old.Final
+		if m.TestMode {
+			if m.DueAt.IsZero() && m.ScheduleAt.IsZero() {
+				m.DueAt = time.Now()
+			} else {
+				m.DueAt = m.dueTime()
+			}
+		}
+		if err := m.validate(); err != nil {
+			return err
+		}
+		if m.TestMode {
+			at := m.DueAt
+			m.DueAt = old.DueAt
+			if err := moveDue(tx, &m, at, d); err != nil {
+				return err
+			}
+		}
+		return putMessage(tx, &m)
+	}})
+}
+
+// Reschedule moves a pending test-mode message to at in the due index (after an intermediate
+// step). ErrNotFound, ErrFinal, or ErrInvalid for a live message.
+func (s *Store) Reschedule(id uint64, at time.Time, done func(error)) {
+	if err := checkTime("at", at); err != nil || at.IsZero() {
+		go done(fmt.Errorf("%w: reschedule time %v", ErrInvalid, at))
+		return
+	}
+	s.enqueue(op{done: done, apply: func(tx *bolt.Tx, d *delta) error {
+		m, err := getMessage(tx, id)
+		if err != nil {
+			return err
+		}
+		if m.Final {
+			return fmt.Errorf("%w: message %d", ErrFinal, id)
+		}
+		if !m.TestMode {
+			return fmt.Errorf("%w: message %d is not a test-mode message", ErrInvalid, id)
+		}
+		if err := moveDue(tx, &m, at, d); err != nil {
+			return err
+		}
+		return putMessage(tx, &m)
+	}})
+}
+
+// Due returns up to limit pending test-mode messages whose DueAt is at or before now, oldest
+// first (ties by id). They stay due until a Transition or Reschedule moves them: a caller that
+// polls again before its changes committed sees them again, and after a crash everything not
+// transitioned is due again. limit <= 0 means no limit.
+func (s *Store) Due(now time.Time, limit int) ([]Message, error) {
+	var out []Message
+	bound := timeKeyBound(now)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketDue).Cursor()
+		for k, _ := c.First(); k != nil && string(k) < string(bound); k, _ = c.Next() {
+			if limit > 0 && len(out) >= limit {
+				break
+			}
+			if len(k) != 16 {
+				return fmt.Errorf("%w: due key %x", ErrCorrupt, k)
+			}
+			m, err := getMessage(tx, beUint64(k[8:]))
+			if err != nil {
+				return err
+			}
+			out = append(out, m)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// NextDue returns the earliest DueAt in the due index, for the simulator's timer; false when
+// nothing is pending.
+func (s *Store) NextDue() (time.Time, bool) {
+	return s.firstTime(bucketDue)
+}
+
+func (s *Store) firstTime(bucket []byte) (time.Time, bool) {
+	var t time.Time
+	var ok bool
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		k, _ := tx.Bucket(bucket).Cursor().First()
+		if len(k) == 16 {
+			t, ok = time.Unix(0, int64(beUint64(k))).UTC(), true
+		}
+		return nil
+	})
+	return t, ok
+}
+
+// Outbox returns up to limit live messages waiting for the upstream connector with ids above
+// afterID, in id order. A message leaves the outbox with a final Transition. limit <= 0 means no
+// limit.
+func (s *Store) Outbox(afterID uint64, limit int) ([]Message, error) {
+	var out []Message
+	if afterID == ^uint64(0) {
+		return nil, nil
+	}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketOutbox).Cursor()
+		for k, _ := c.Seek(u64(afterID + 1)); k != nil; k, _ = c.Next() {
+			if limit > 0 && len(out) >= limit {
+				break
+			}
+			m, err := getMessage(tx, beUint64(k))
+			if err != nil {
+				return err
+			}
+			out = append(out, m)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func beUint64(b []byte) uint64 {
+	if len(b) < 8 {
+		return 0
+	}
+	return uint64(b[0])<<56 | uint64(b[1])<<48 | uint64(b[2])<<40 | uint64(b[3])<<32 |
+		uint64(b[4])<<24 | uint64(b[5])<<16 | uint64(b[6])<<8 | uint64(b[7])
+}

@@ -1,0 +1,293 @@
+package msgstore
+
+import (
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/smppd/smppd/pdu"
+)
+
+// Receipt is a delivery receipt owed to a token's receivers. It stays queued until AckReceipt
+// (after deliver_sm_resp ESME_ROK) or until ExpireReceipts drops it.
+type Receipt struct {
+	Seq       uint64 // queue key: unique across all tokens, never reused, increasing with queue time
+	TokenID   string
+	MessageID uint64
+	Message   Message // snapshot at the transition (Body left out), to build the deliver_sm
+	State     pdu.MessageState
+	ErrCode   string
+	DoneAt    time.Time
+	QueuedAt  time.Time
+	Attempts  int
+}
+
+// Callback is a pending HTTP delivery report (issue 5 sends them).
+type Callback struct {
+	Seq          uint64 // queue key: unique, never reused
+	TokenID, URL string
+	Receipt      Receipt // what to report (Receipt.Seq is 0 when no SMPP receipt was queued)
+	NextAttempt  time.Time
+	Attempts     int       // failed attempts so far
+	FirstAttempt time.Time // when it was queued: the start of the retry window
+	LastError    string    // the last failure (RetryCallback) or the reason given up (GiveUpCallback)
+}
+
+// putReceipt stores r under a new sequence in its token's bucket and returns the sequence.
+func putReceipt(tx *bolt.Tx, r *Receipt) (uint64, error) {
+	root := tx.Bucket(bucketReceipts)
+	seq, err := root.NextSequence()
+	if err != nil {
+		return 0, &writeError{err}
+	}
+	b, err := root.CreateBucketIfNotExists([]byte(r.TokenID))
+	if err != nil {
+		return 0, &writeError{err}
+	}
+	b.FillPercent = 0.9
+	rec, _ := r.AppendBinary(nil)
+	return seq, put(b, u64(seq), rec)
+}
+
+// putCallback stores c under a new sequence with its schedule entry.
+func putCallback(tx *bolt.Tx, c *Callback) error {
+	cbs := tx.Bucket(bucketCallbacks)
+	seq, err := cbs.NextSequence()
+	if err != nil {
+		return &writeError{err}
+	}
+	c.Seq = seq
+	rec, _ := c.AppendBinary(nil)
+	if err := put(cbs, u64(seq), rec); err != nil {
+		return err
+	}
+	return put(tx.Bucket(bucketCbDue), timeKey(c.NextAttempt, seq), nil)
+}
+
+// Receipts returns up to limit queued receipts of tokenID with Seq above afterSeq, oldest first.
+// limit <= 0 means no limit.
+func (s *Store) Receipts(tokenID string, afterSeq uint64, limit int) ([]Receipt, error) {
+	var out []Receipt
+	if afterSeq == ^uint64(0) {
+		return nil, nil
+	}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketReceipts).Bucket([]byte(tokenID))
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		for k, v := c.Seek(u64(afterSeq + 1)); k != nil; k, v = c.Next() {
+			if limit > 0 && len(out) >= limit {
+				break
+			}
+			r := Receipt{Seq: beUint64(k)}
+			if err := r.UnmarshalBinary(v); err != nil {
+				return fmt.Errorf("receipt %s/%d: %w", tokenID, r.Seq, err)
+			}
+			out = append(out, r)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// AckReceipt removes a delivered receipt. ErrNotFound when it is not queued (acked or expired).
+func (s *Store) AckReceipt(tokenID string, seq uint64, done func(error)) {
+	s.enqueue(op{done: done, apply: func(tx *bolt.Tx, d *delta) error {
+		b := tx.Bucket(bucketReceipts).Bucket([]byte(tokenID))
+		if b == nil || b.Get(u64(seq)) == nil {
+			return fmt.Errorf("%w: receipt %s/%d", ErrNotFound, tokenID, seq)
+		}
+		d.receipts--
+		return del(b, u64(seq))
+	}})
+}
+
+// ExpireReceipts drops every queued receipt whose QueuedAt is before olderThan (the receipt TTL)
+// and returns how many it dropped. It scans the whole queue in one commit.
+func (s *Store) ExpireReceipts(olderThan time.Time) (int, error) {
+	var n int
+	err := s.doSync(func(tx *bolt.Tx, d *delta) error {
+		n = 0
+		root := tx.Bucket(bucketReceipts)
+		var expired [][2][]byte // token, key
+		err := root.ForEachBucket(func(token []byte) error {
+			return root.Bucket(token).ForEach(func(k, v []byte) error {
+				var r Receipt
+				if err := r.UnmarshalBinary(v); err != nil || r.QueuedAt.Before(olderThan) {
+					// An undecodable receipt can never be delivered: let it expire too.
+					expired = append(expired, [2][]byte{token, k})
+				}
+				return nil
+			})
+		})
+		if err != nil {
+			return err
+		}
+		// Keys are only valid during the transaction and not while it is modified: delete after the scan.
+		for _, e := range expired {
+			if err := del(root.Bucket(e[0]), e[1]); err != nil {
+				return err
+			}
+		}
+		n = len(expired)
+		d.receipts -= n
+		return nil
+	})
+	return n, err
+}
+
+// PendingTokens returns the tokens that have queued receipts, in byte order.
+func (s *Store) PendingTokens() ([]string, error) {
+	var out []string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		root := tx.Bucket(bucketReceipts)
+		return root.ForEachBucket(func(k []byte) error {
+			if first, _ := root.Bucket(k).Cursor().First(); first != nil {
+				out = append(out, string(k))
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
+// DueCallbacks returns up to limit queued callbacks whose NextAttempt is at or before now, earliest
+// first. They stay queued until AckCallback, RetryCallback or GiveUpCallback. limit <= 0 means no
+// limit.
+func (s *Store) DueCallbacks(now time.Time, limit int) ([]Callback, error) {
+	var out []Callback
+	bound := timeKeyBound(now)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		cbs := tx.Bucket(bucketCallbacks)
+		c := tx.Bucket(bucketCbDue).Cursor()
+		for k, _ := c.First(); k != nil && string(k) < string(bound); k, _ = c.Next() {
+			if limit > 0 && len(out) >= limit {
+				break
+			}
+			cb, err := getCallback(cbs, beUint64(k[8:]))
+			if err != nil {
+				return err
+			}
+			out = append(out, cb)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// NextCallback returns the earliest NextAttempt of the callback queue, for the sender's timer.
+func (s *Store) NextCallback() (time.Time, bool) {
+	return s.firstTime(bucketCbDue)
+}
+
+func getCallback(b *bolt.Bucket, seq uint64) (Callback, error) {
+	c := Callback{Seq: seq}
+	v := b.Get(u64(seq))
+	if v == nil {
+		return c, fmt.Errorf("%w: callback %d", ErrNotFound, seq)
+	}
+	if err := c.UnmarshalBinary(v); err != nil {
+		return c, fmt.Errorf("callback %d: %w", seq, err)
+	}
+	return c, nil
+}
+
+// AckCallback removes a callback that was delivered. ErrNotFound when it is not queued.
+func (s *Store) AckCallback(seq uint64, done func(error)) {
+	s.enqueue(op{done: done, apply: func(tx *bolt.Tx, d *delta) error {
+		c, err := getCallback(tx.Bucket(bucketCallbacks), seq)
+		if err != nil {
+			return err
+		}
+		if err := del(tx.Bucket(bucketCallbacks), u64(seq)); err != nil {
+			return err
+		}
+		d.callbacks--
+		return del(tx.Bucket(bucketCbDue), timeKey(c.NextAttempt, seq))
+	}})
+}
+
+// RetryCallback records a failed attempt (Attempts+1, LastError) and schedules the next at next.
+func (s *Store) RetryCallback(seq uint64, next time.Time, lastErr string, done func(error)) {
+	if err := checkTime("next", next); err != nil {
+		go done(err)
+		return
+	}
+	lastErr = truncate(lastErr, maxString)
+	s.enqueue(op{done: done, apply: func(tx *bolt.Tx, d *delta) error {
+		cbs := tx.Bucket(bucketCallbacks)
+		c, err := getCallback(cbs, seq)
+		if err != nil {
+			return err
+		}
+		due := tx.Bucket(bucketCbDue)
+		if err := del(due, timeKey(c.NextAttempt, seq)); err != nil {
+			return err
+		}
+		c.Attempts++
+		c.LastError = lastErr
+		c.NextAttempt = next
+		rec, _ := c.AppendBinary(nil)
+		if err := put(cbs, u64(seq), rec); err != nil {
+			return err
+		}
+		return put(due, timeKey(next, seq), nil)
+	}})
+}
+
+// GiveUpCallback takes a callback out of the queue for good (Attempts+1, LastError = reason) and
+// keeps it in the failed list (FailedCallbacks) for inspection.
+func (s *Store) GiveUpCallback(seq uint64, reason string, done func(error)) {
+	reason = truncate(reason, maxString)
+	s.enqueue(op{done: done, apply: func(tx *bolt.Tx, d *delta) error {
+		cbs := tx.Bucket(bucketCallbacks)
+		c, err := getCallback(cbs, seq)
+		if err != nil {
+			return err
+		}
+		if err := del(tx.Bucket(bucketCbDue), timeKey(c.NextAttempt, seq)); err != nil {
+			return err
+		}
+		if err := del(cbs, u64(seq)); err != nil {
+			return err
+		}
+		c.Attempts++
+		c.LastError = reason
+		rec, _ := c.AppendBinary(nil)
+		d.callbacks--
+		d.cbFailed++
+		return put(tx.Bucket(bucketCbFailed), u64(seq), rec)
+	}})
+}
+
+// FailedCallbacks returns up to limit callbacks of tokenID that gave up, oldest first (all tokens
+// when tokenID is empty). limit <= 0 means no limit.
+func (s *Store) FailedCallbacks(tokenID string, limit int) ([]Callback, error) {
+	var out []Callback
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketCbFailed).ForEach(func(k, v []byte) error {
+			if limit > 0 && len(out) >= limit {
+				return nil
+			}
+			c := Callback{Seq: beUint64(k)}
+			if err := c.UnmarshalBinary(v); err != nil {
+				return fmt.Errorf("failed callback %d: %w", c.Seq, err)
+			}
+			if tokenID == "" || c.TokenID == tokenID {
+				out = append(out, c)
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
+func truncate(s string, max int) string {
+	if len(s) > max {
+		return s[:max]
+	}
+	return s
+}
