@@ -1,0 +1,3 @@
+package msgstore
+
+func crashChild() bool { return false }
