@@ -1,0 +1,498 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/smppd/smppd/pdu"
+)
+
+// flushThreshold caps how much the sender batches before handing it to the
+// writer, so a wide window does not delay the first bytes of a burst.
+const flushThreshold = 32 << 10
+
+// readBufferSize lets one read system call take a whole burst of responses.
+const readBufferSize = 64 << 10
+
+// Response bodies the reader sends; shared, never modified.
+var (
+	deliverSMResp   = &pdu.DeliverSMResp{}
+	dataSMResp      = &pdu.DataSMResp{}
+	enquireLinkResp = &pdu.EnquireLinkResp{}
+	unbindResp      = &pdu.UnbindResp{}
+	genericNack     = &pdu.GenericNack{}
+)
+
+// stats is what a session's reader counts between two collector ticks.
+type stats struct {
+	lat, rlat  Histogram
+	acks       uint64
+	errs       map[pdu.Status]uint64
+	receipts   uint64
+	unmatched  uint64 // final receipts with an id this run never submitted (so far)
+	interims   uint64 // non-final receipts (ENROUTE, ACCEPTD ...)
+	stray      uint64 // responses whose sequence number matched nothing outstanding
+	badDeliver uint64 // deliver_sm that failed to decode
+}
+
+func newStats() *stats { return &stats{errs: make(map[pdu.Status]uint64)} }
+
+func (st *stats) merge(o *stats) {
+	st.lat.Merge(&o.lat)
+	st.rlat.Merge(&o.rlat)
+	st.acks += o.acks
+	for k, v := range o.errs {
+		st.errs[k] += v
+	}
+	st.receipts += o.receipts
+	st.unmatched += o.unmatched
+	st.interims += o.interims
+	st.stray += o.stray
+	st.badDeliver += o.badDeliver
+}
+
+func (st *stats) reset() {
+	errs := st.errs
+	clear(errs)
+	*st = stats{errs: errs}
+}
+
+func (st *stats) errorCount() uint64 {
+	var n uint64
+	for _, v := range st.errs {
+		n += v
+	}
+	return n
+}
+
+// session is one bound connection: a sender goroutine fills the window, a
+// writer goroutine flushes queued bytes in one write per wake-up, and a
+// reader goroutine settles responses and answers the server's requests.
+type session struct {
+	r    *run
+	idx  int
+	conn net.Conn
+	rd   *pdu.Reader
+	win  *window
+	plan schedule // open loop only
+
+	outMu sync.Mutex
+	out   []byte // queued for the writer
+	kick  chan struct{}
+	quit  chan struct{} // closed to stop the writer after a final flush
+
+	readerDone chan struct{}
+	writerDone chan struct{}
+	senderDone chan struct{}
+	unbound    chan struct{} // closed when unbind_resp arrives
+	unbindOnce sync.Once
+	closing    atomic.Bool
+
+	sent        atomic.Uint64
+	lastResp    atomic.Int64 // ns since start
+	lastReceipt atomic.Int64
+
+	statMu sync.Mutex
+	cur    *stats // guarded by statMu; the reader counts into it
+	spare  *stats // collector-owned
+	err    error  // why the reader stopped, if not by our close; guarded by statMu
+}
+
+// dial connects and binds session idx, answering enquire_link while it waits.
+func (r *run) dial(ctx context.Context, idx int) (*session, error) {
+	o := r.o
+	ctx, cancel := context.WithTimeout(ctx, o.DialTimeout)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", o.Addr)
+	if err != nil {
+		return nil, err
+	}
+	if o.TLS != nil {
+		tc := tls.Client(conn, o.TLS)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			conn.Close()
+			return nil, err
+		}
+		conn = tc
+	}
+	s := &session{
+		r: r, idx: idx, conn: conn,
+		rd:         pdu.NewReader(bufio.NewReaderSize(conn, readBufferSize), 0),
+		win:        newWindow(o.Window),
+		kick:       make(chan struct{}, 1),
+		quit:       make(chan struct{}),
+		readerDone: make(chan struct{}),
+		writerDone: make(chan struct{}),
+		senderDone: make(chan struct{}),
+		unbound:    make(chan struct{}),
+		cur:        newStats(),
+		spare:      newStats(),
+	}
+	if o.Rate > 0 {
+		s.plan = newSchedule(o.Rate, idx, o.Binds)
+	}
+	if err := s.bind(ctx); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *session) bind(ctx context.Context) error {
+	o := s.r.o
+	cmd := pdu.CmdBindTransceiver
+	if o.BindType == "transmitter" {
+		cmd = pdu.CmdBindTransmitter
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		s.conn.SetDeadline(dl)
+		defer s.conn.SetDeadline(time.Time{})
+	}
+	seq := s.win.claim(s.win.controlSlot(), 0)
+	b, err := pdu.Append(nil, seq, pdu.StatusOK, &pdu.Bind{
+		Cmd: cmd, SystemID: o.SystemID, Password: o.Password, SystemType: o.SystemType,
+		InterfaceVersion: 0x34,
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrBindFailed, err)
+	}
+	if _, err := s.conn.Write(b); err != nil {
+		return err
+	}
+	for {
+		h, _, err := s.rd.ReadFrame()
+		if err != nil {
+			return fmt.Errorf("%w: waiting for %v: %w", ErrBindFailed, cmd.Response(), err)
+		}
+		switch {
+		case h.Seq == seq && (h.ID == cmd.Response() || h.ID == pdu.CmdGenericNack):
+			s.win.settle(seq)
+			if h.Status != pdu.StatusOK {
+				return fmt.Errorf("%w: %v answered %v", ErrBindFailed, h.ID, h.Status)
+			}
+			return nil
+		case h.ID == pdu.CmdEnquireLink:
+			b, _ := pdu.Append(nil, h.Seq, pdu.StatusOK, enquireLinkResp)
+			if _, err := s.conn.Write(b); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// queue appends one PDU for the writer and wakes it.
+func (s *session) queue(seq uint32, status pdu.Status, p pdu.PDU) {
+	s.outMu.Lock()
+	s.out, _ = pdu.Append(s.out, seq, status, p) // fixed bodies: cannot fail
+	s.outMu.Unlock()
+	s.wake()
+}
+
+func (s *session) wake() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// flush hands the sender's batch to the writer. When the writer has nothing
+// pending the buffers are swapped instead of copied.
+func (s *session) flush(local *[]byte) {
+	if len(*local) == 0 {
+		return
+	}
+	s.outMu.Lock()
+	if len(s.out) == 0 {
+		s.out, *local = *local, s.out[:0]
+	} else {
+		s.out = append(s.out, *local...)
+		*local = (*local)[:0]
+	}
+	s.outMu.Unlock()
+	s.wake()
+}
+
+func (s *session) writeLoop() {
+	defer close(s.writerDone)
+	var buf []byte
+	for {
+		stop := false
+		select {
+		case <-s.kick:
+		case <-s.quit:
+			stop = true
+		}
+		s.outMu.Lock()
+		buf, s.out = s.out, buf[:0]
+		s.outMu.Unlock()
+		if len(buf) > 0 {
+			if _, err := s.conn.Write(buf); err != nil {
+				s.fail(fmt.Errorf("write: %w", err))
+				s.conn.Close()
+				return
+			}
+		}
+		if stop {
+			return
+		}
+	}
+}
+
+// fail records why the session ended unless we are closing it ourselves.
+func (s *session) fail(err error) {
+	if s.closing.Load() {
+		return
+	}
+	s.statMu.Lock()
+	if s.err == nil {
+		s.err = err
+	}
+	s.statMu.Unlock()
+}
+
+// sendLoop fills the window until the run stops: closed loop as fast as slots
+// come back, open loop at the session's schedule.
+func (s *session) sendLoop() {
+	defer close(s.senderDone)
+	r := s.r
+	open := r.o.Rate > 0
+	deadline := int64(r.o.Duration)
+	var timer *time.Timer
+	local := make([]byte, 0, flushThreshold+len(r.tmpl.b))
+	destBase := uint64(s.idx) * 1_000_000_000
+	defer s.flush(&local)
+	for k := int64(0); ; k++ {
+		if r.stop.Load() {
+			return
+		}
+		var sched int64
+		if open {
+			sched = s.plan.due(k)
+			if deadline > 0 && sched >= deadline {
+				return
+			}
+			if wait := sched - r.now(); wait > 0 {
+				s.flush(&local)
+				if timer == nil {
+					timer = time.NewTimer(time.Duration(wait))
+				} else {
+					timer.Reset(time.Duration(wait))
+				}
+				select {
+				case <-timer.C:
+				case <-r.stopCh:
+					return
+				}
+			}
+		}
+		if r.counted && r.budget.Add(-1) < 0 {
+			return
+		}
+		var slot uint16
+		select {
+		case slot = <-s.win.free:
+		default:
+			// Window full: let the writer send what we have, then wait.
+			s.flush(&local)
+			select {
+			case slot = <-s.win.free:
+			case <-r.stopCh:
+				return
+			}
+		}
+		if !open {
+			sched = r.now()
+		}
+		seq := s.win.claim(slot, sched)
+		local = r.tmpl.appendMessage(local, seq, destBase+uint64(k))
+		s.sent.Add(1)
+		if len(local) >= flushThreshold {
+			s.flush(&local)
+		}
+	}
+}
+
+func (s *session) readLoop() {
+	defer close(s.readerDone)
+	for {
+		h, body, err := s.rd.ReadFrame()
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				s.fail(fmt.Errorf("read: %w", err))
+			}
+			s.unbindOnce.Do(func() { close(s.unbound) })
+			return
+		}
+		now := s.r.now()
+		switch h.ID {
+		case pdu.CmdSubmitSMResp, pdu.CmdGenericNack:
+			s.onResponse(h, body, now)
+		case pdu.CmdDeliverSM:
+			s.onDeliver(h, body, now)
+		case pdu.CmdEnquireLink:
+			s.queue(h.Seq, pdu.StatusOK, enquireLinkResp)
+		case pdu.CmdDataSM:
+			s.queue(h.Seq, pdu.StatusOK, dataSMResp)
+		case pdu.CmdUnbind:
+			s.queue(h.Seq, pdu.StatusOK, unbindResp)
+			s.fail(errors.New("server unbound the session"))
+		case pdu.CmdUnbindResp:
+			s.unbindOnce.Do(func() { close(s.unbound) })
+		default:
+			if !h.ID.IsResponse() {
+				s.queue(h.Seq, pdu.StatusInvCmdID, genericNack)
+			}
+		}
+	}
+}
+
+func (s *session) onResponse(h pdu.Header, body []byte, now int64) {
+	slot, sched, ok := s.win.settle(h.Seq)
+	if !ok || int(slot) == s.win.size {
+		if !ok {
+			s.statMu.Lock()
+			s.cur.stray++
+			s.statMu.Unlock()
+		}
+		return
+	}
+	var rlat int64
+	matched := false
+	if h.Status == pdu.StatusOK && s.r.tracker != nil && h.ID == pdu.CmdSubmitSMResp {
+		var resp pdu.SubmitSMResp
+		if err := resp.DecodeBody(body); err == nil && resp.MessageID != "" {
+			rlat, matched = s.r.tracker.submitted(resp.MessageID, sched)
+		}
+	}
+	s.statMu.Lock()
+	if h.Status == pdu.StatusOK {
+		s.cur.acks++
+		s.cur.lat.Record(time.Duration(now - sched))
+	} else {
+		s.cur.errs[h.Status]++
+	}
+	if matched {
+		s.cur.receipts++
+		s.cur.rlat.Record(time.Duration(rlat))
+	}
+	s.statMu.Unlock()
+	s.lastResp.Store(now)
+	if matched {
+		s.lastReceipt.Store(now)
+	}
+	s.win.release(slot)
+}
+
+// esm_class message type bits (SMPP 3.4 §5.2.12).
+const (
+	esmTypeMask    = 0x3C
+	esmTypeReceipt = 0x04
+)
+
+func (s *session) onDeliver(h pdu.Header, body []byte, now int64) {
+	var d pdu.DeliverSM
+	if err := d.DecodeBody(body); err != nil {
+		status, _, _ := pdu.ErrorStatus(err)
+		s.queue(h.Seq, status, deliverSMResp)
+		s.statMu.Lock()
+		s.cur.badDeliver++
+		s.statMu.Unlock()
+		return
+	}
+	s.queue(h.Seq, pdu.StatusOK, deliverSMResp)
+	if d.ESMClass&esmTypeMask != esmTypeReceipt || s.r.tracker == nil {
+		return // a mobile-originated message, or receipts not asked for
+	}
+	id, haveID := d.TLVs.ReceiptedMessageID()
+	state, haveState := d.TLVs.MessageState()
+	if !haveID || !haveState {
+		if rc, err := pdu.ParseReceipt(d.ShortMessage); err == nil {
+			if !haveID {
+				id, haveID = rc.ID, true
+			}
+			if !haveState {
+				state, haveState = rc.Stat, true
+			}
+		}
+	}
+	if haveState && !state.Final() {
+		s.statMu.Lock()
+		s.cur.interims++
+		s.statMu.Unlock()
+		return
+	}
+	var lat int64
+	matched := false
+	if haveID && id != "" {
+		lat, matched = s.r.tracker.receipt(id, now)
+	}
+	s.statMu.Lock()
+	if matched {
+		s.cur.receipts++
+		s.cur.rlat.Record(time.Duration(lat))
+	} else if !haveID || id == "" {
+		s.cur.unmatched++
+	}
+	s.statMu.Unlock()
+	if matched {
+		s.lastReceipt.Store(now)
+	}
+}
+
+// takeStats swaps the reader's counters for a clean set and returns the
+// filled one; the caller must hand it back with putStats.
+func (s *session) takeStats() *stats {
+	s.statMu.Lock()
+	st := s.cur
+	s.cur = s.spare
+	s.spare = nil
+	s.statMu.Unlock()
+	return st
+}
+
+func (s *session) putStats(st *stats) {
+	st.reset()
+	s.statMu.Lock()
+	s.spare = st
+	s.statMu.Unlock()
+}
+
+func (s *session) readErr() error {
+	s.statMu.Lock()
+	defer s.statMu.Unlock()
+	return s.err
+}
+
+// unbind asks the server to end the session and waits for unbind_resp (or the
+// connection's end) until ctx is done.
+func (s *session) unbind(ctx context.Context) {
+	select {
+	case <-s.readerDone:
+		return
+	default:
+	}
+	seq := s.win.claim(s.win.controlSlot(), 0)
+	s.queue(seq, pdu.StatusOK, &pdu.Unbind{})
+	select {
+	case <-s.unbound:
+	case <-s.readerDone:
+	case <-ctx.Done():
+	}
+}
+
+// close stops the writer and reader and waits for them.
+func (s *session) close() {
+	s.closing.Store(true)
+	close(s.quit)
+	<-s.writerDone
+	s.conn.Close()
+	<-s.readerDone
+}
