@@ -38,7 +38,6 @@ var (
 	ErrInvalidLimit       = errors.New("tokenstore: invalid limit")
 	ErrNoPermission       = errors.New("tokenstore: a token needs at least one permission (smpp or http)")
 	ErrNoSMPP             = errors.New("tokenstore: token has no SMPP permission")
-	ErrNothingToRotate    = errors.New("tokenstore: nothing to rotate")
 	ErrRevoked            = errors.New("tokenstore: token is revoked")
 	ErrInvalidCredentials = errors.New("tokenstore: invalid credentials")
 	ErrBindRefused        = errors.New("tokenstore: bind refused")
