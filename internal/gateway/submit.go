@@ -1,0 +1,329 @@
+package gateway
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/smppd/smppd/internal/msgstore"
+	"github.com/smppd/smppd/pdu"
+	"github.com/smppd/smppd/smppd"
+	"github.com/smppd/smppd/tokenstore"
+)
+
+// ServeSMPP handles the requests of bound sessions. Submissions are
+// answered asynchronously: the response goes out from the store's commit
+// callback, so the session's read loop keeps reading while earlier messages
+// wait for their fsync.
+func (g *Gateway) ServeSMPP(ctx context.Context, w smppd.ResponseWriter, r *smppd.Request) {
+	ts, _ := r.Session.Identity().Data.(*tokenState)
+	if ts == nil {
+		w.Respond(pdu.StatusInvBndSts, nil)
+		return
+	}
+	switch p := r.PDU.(type) {
+	case *pdu.SubmitSM:
+		g.submitSM(w, ts, p)
+	case *pdu.DataSM:
+		g.dataSM(w, ts, p)
+	case *pdu.SubmitMulti:
+		g.submitMulti(w, ts, p)
+	case *pdu.QuerySM:
+		g.querySM(w, ts, p)
+	case *pdu.CancelSM:
+		g.cancelSM(w, ts, p)
+	case *pdu.ReplaceSM:
+		g.replaceSM(w, ts, p)
+	default:
+		// deliver_sm, alert_notification and friends travel MC → ESME only.
+		w.Respond(pdu.StatusInvCmdID, nil)
+	}
+}
+
+func (g *Gateway) submitSM(w smppd.ResponseWriter, ts *tokenState, p *pdu.SubmitSM) {
+	start := time.Now()
+	now := g.now()
+	tok := ts.token()
+	sub, st := g.check(now, p.Source, p.Dest, common{
+		esmClass: p.ESMClass, registeredDelivery: p.RegisteredDelivery, priority: p.PriorityFlag,
+		replaceIfPresent: p.ReplaceIfPresent, defaultMsgID: p.SMDefaultMsgID, dataCoding: p.DataCoding,
+		schedule: p.ScheduleDeliveryTime, validity: p.ValidityPeriod, shortMessage: p.ShortMessage, tlvs: p.TLVs,
+	})
+	if st == pdu.StatusOK && !ts.limiter.allow(now) {
+		st = pdu.StatusThrottled
+	}
+	if st != pdu.StatusOK {
+		g.obs.Submit(st, time.Since(start), 0)
+		w.Respond(st, nil)
+		return
+	}
+	sub.serviceType, sub.protocolID = p.ServiceType, p.ProtocolID
+	m := g.newMessage(tok, &sub, now, p)
+	g.commit(tok, []*msgstore.Message{m}, func(err error) {
+		st := storeStatus(err)
+		g.obs.Submit(st, time.Since(start), segments(&sub))
+		if st != pdu.StatusOK {
+			g.log.Error("submit: store commit", "token", tok.Name, "err", err)
+			w.Respond(st, nil)
+			return
+		}
+		w.Respond(pdu.StatusOK, &pdu.SubmitSMResp{MessageID: g.cfg.IDFormat.Format(m.ID)})
+	})
+}
+
+func (g *Gateway) dataSM(w smppd.ResponseWriter, ts *tokenState, p *pdu.DataSM) {
+	start := time.Now()
+	now := g.now()
+	tok := ts.token()
+	sub, st := g.check(now, p.Source, p.Dest, common{
+		esmClass: p.ESMClass, registeredDelivery: p.RegisteredDelivery, dataCoding: p.DataCoding, tlvs: p.TLVs,
+	})
+	if st == pdu.StatusOK && !ts.limiter.allow(now) {
+		st = pdu.StatusThrottled
+	}
+	if st != pdu.StatusOK {
+		g.obs.Submit(st, time.Since(start), 0)
+		w.Respond(st, nil)
+		return
+	}
+	sub.serviceType = p.ServiceType
+	m := g.newMessage(tok, &sub, now, p)
+	g.commit(tok, []*msgstore.Message{m}, func(err error) {
+		st := storeStatus(err)
+		g.obs.Submit(st, time.Since(start), segments(&sub))
+		if st != pdu.StatusOK {
+			w.Respond(st, nil)
+			return
+		}
+		w.Respond(pdu.StatusOK, &pdu.DataSMResp{MessageID: g.cfg.IDFormat.Format(m.ID)})
+	})
+}
+
+// submitMulti stores one message, with its own id, per valid destination.
+// submit_multi_resp carries the first destination's id; each destination's
+// receipt carries its own. Invalid destinations are listed in unsuccess_sme
+// with their status; if none is valid the whole request fails with the
+// first one's status.
+func (g *Gateway) submitMulti(w smppd.ResponseWriter, ts *tokenState, p *pdu.SubmitMulti) {
+	start := time.Now()
+	now := g.now()
+	tok := ts.token()
+	if len(p.Dests) == 0 || len(p.Dests) > 255 {
+		w.Respond(pdu.StatusInvNumDests, nil)
+		return
+	}
+	c := common{
+		esmClass: p.ESMClass, registeredDelivery: p.RegisteredDelivery, priority: p.PriorityFlag,
+		replaceIfPresent: p.ReplaceIfPresent, defaultMsgID: p.SMDefaultMsgID, dataCoding: p.DataCoding,
+		schedule: p.ScheduleDeliveryTime, validity: p.ValidityPeriod, shortMessage: p.ShortMessage, tlvs: p.TLVs,
+	}
+	var msgs []*msgstore.Message
+	var unsuccess []pdu.UnsuccessSME
+	first := pdu.StatusOK
+	for _, d := range p.Dests {
+		if d.DLName != "" {
+			// Distribution lists live in an MC's provisioning; smppd has none.
+			unsuccess = append(unsuccess, pdu.UnsuccessSME{Addr: pdu.Address{Addr: d.DLName}, Status: pdu.StatusInvDLName})
+			if first == pdu.StatusOK {
+				first = pdu.StatusInvDLName
+			}
+			continue
+		}
+		sub, st := g.check(now, p.Source, d.Addr, c)
+		if st == pdu.StatusOK && !ts.limiter.allow(now) {
+			st = pdu.StatusThrottled
+		}
+		if st != pdu.StatusOK {
+			unsuccess = append(unsuccess, pdu.UnsuccessSME{Addr: d.Addr, Status: st})
+			if first == pdu.StatusOK {
+				first = st
+			}
+			continue
+		}
+		sub.serviceType, sub.protocolID = p.ServiceType, p.ProtocolID
+		msgs = append(msgs, g.newMessage(tok, &sub, now, p))
+	}
+	if len(msgs) == 0 {
+		g.obs.Submit(first, time.Since(start), 0)
+		w.Respond(first, nil)
+		return
+	}
+	g.commit(tok, msgs, func(err error) {
+		st := storeStatus(err)
+		g.obs.Submit(st, time.Since(start), len(msgs))
+		if st != pdu.StatusOK {
+			w.Respond(st, nil)
+			return
+		}
+		w.Respond(pdu.StatusOK, &pdu.SubmitMultiResp{MessageID: g.cfg.IDFormat.Format(msgs[0].ID), Unsuccess: unsuccess})
+	})
+}
+
+// check validates addresses and the common fields.
+func (g *Gateway) check(now time.Time, src, dst pdu.Address, c common) (submission, pdu.Status) {
+	if st := checkAddress(src, true); st != pdu.StatusOK {
+		return submission{}, st
+	}
+	if st := checkAddress(dst, false); st != pdu.StatusOK {
+		return submission{}, st
+	}
+	text, sched, exp, st := checkCommon(c, now, g.cfg.DefaultValidity, g.cfg.MaxSchedule)
+	if st != pdu.StatusOK {
+		return submission{}, st
+	}
+	return submission{
+		source: src, dest: dst, esmClass: c.esmClass, priority: c.priority,
+		registeredDelivery: c.registeredDelivery, dataCoding: c.dataCoding,
+		text: text, tlvs: c.tlvs, scheduleAt: sched, expireAt: exp,
+	}, pdu.StatusOK
+}
+
+// receiptTextMax is how much of a message's text the store keeps for the
+// receipt's "text:" field (Appendix B shows the first 20 characters; UCS-2
+// takes two octets a character).
+const receiptTextMax = 40
+
+// newMessage builds the store record. Live messages keep the original body
+// for the upstream connector; test-mode messages get a due time for the
+// simulator.
+func (g *Gateway) newMessage(tok *tokenstore.Token, sub *submission, now time.Time, orig pdu.PDU) *msgstore.Message {
+	m := &msgstore.Message{
+		ID:                 g.store.NextID(),
+		TokenID:            tok.ID,
+		TestMode:           tok.TestMode,
+		Source:             sub.source,
+		Dest:               sub.dest,
+		ServiceType:        sub.serviceType,
+		ESMClass:           sub.esmClass,
+		ProtocolID:         sub.protocolID,
+		PriorityFlag:       sub.priority,
+		RegisteredDelivery: sub.registeredDelivery,
+		DataCoding:         sub.dataCoding,
+		SubmitAt:           now,
+		ScheduleAt:         sub.scheduleAt,
+		ExpireAt:           sub.expireAt,
+		State:              pdu.StateEnroute,
+	}
+	text := sub.text
+	if c, ok := concatOf(sub.esmClass, text, sub.tlvs); ok {
+		m.Concat.Ref, m.Concat.Total, m.Concat.Part = c.ref, c.total, c.part
+	}
+	if sub.esmClass&esmUDHI != 0 && len(text) > 0 {
+		text = text[min(int(text[0])+1, len(text)):]
+	}
+	m.Text = append([]byte(nil), text[:min(len(text), receiptTextMax)]...)
+	if !tok.TestMode {
+		m.Outbox = true
+		if body, err := orig.AppendBody(nil); err == nil {
+			m.Body = body
+		}
+		return m
+	}
+	// Test mode: the simulator reports at the event time; a pending
+	// message is "scheduled" until the simulator has looked at it.
+	m.State = pdu.StateScheduled
+	m.DueAt = g.eventTime(m, now)
+	if m.DueAt.Equal(now) {
+		m.DueAt = now.Add(recoveryDelay)
+	}
+	return m
+}
+
+// eventTime is when the simulator reports on a test-mode message: after
+// the configured delay, not before its schedule_delivery_time, and at its
+// expiry at the latest (when it expires instead).
+func (g *Gateway) eventTime(m *msgstore.Message, now time.Time) time.Time {
+	t := now.Add(g.cfg.TestReceiptDelay)
+	if m.ScheduleAt.After(t) {
+		t = m.ScheduleAt
+	}
+	if !m.ExpireAt.IsZero() && t.After(m.ExpireAt) {
+		t = m.ExpireAt
+	}
+	return t
+}
+
+// commit stores msgs and calls done once, after all of them committed (or
+// with the first error). For a test-mode message whose outcome is due at
+// once, the gateway reports it right after the commit instead of waiting
+// for the due loop.
+func (g *Gateway) commit(tok *tokenstore.Token, msgs []*msgstore.Message, done func(error)) {
+	now := g.now()
+	var immediate []*msgstore.Message
+	for _, m := range msgs {
+		if m.TestMode && g.eventTime(m, now).Equal(now) {
+			immediate = append(immediate, m)
+		}
+	}
+	if len(immediate) > 0 {
+		g.claimMu.Lock()
+		for _, m := range immediate {
+			g.claimed[m.ID] = struct{}{}
+		}
+		g.claimMu.Unlock()
+	}
+	delayed := false
+	for _, m := range msgs {
+		delayed = delayed || (m.TestMode && len(immediate) < len(msgs))
+	}
+	finish := func(err error) {
+		done(err)
+		if delayed && err == nil {
+			wake(g.dueWake)
+		}
+		for _, m := range immediate {
+			if err != nil {
+				g.unclaim(m.ID)
+				continue
+			}
+			g.report(tok, m, now, func() { g.unclaim(m.ID) })
+		}
+	}
+	if len(msgs) == 1 {
+		g.store.Submit(msgs[0], finish)
+		return
+	}
+	var (
+		mu      sync.Mutex
+		left    = len(msgs)
+		firstEr error
+	)
+	for _, m := range msgs {
+		g.store.Submit(m, func(err error) {
+			mu.Lock()
+			if err != nil && firstEr == nil {
+				firstEr = err
+			}
+			left--
+			last := left == 0
+			mu.Unlock()
+			if last {
+				finish(firstEr)
+			}
+		})
+	}
+}
+
+func (g *Gateway) unclaim(id uint64) {
+	g.claimMu.Lock()
+	delete(g.claimed, id)
+	g.claimMu.Unlock()
+}
+
+func (g *Gateway) isClaimed(id uint64) bool {
+	g.claimMu.Lock()
+	_, ok := g.claimed[id]
+	g.claimMu.Unlock()
+	return ok
+}
+
+// segments is how many SMS parts a submission stands for: a UDH or SAR
+// part is one; a message_payload counts the parts it would need.
+func segments(sub *submission) int {
+	if _, ok := sub.tlvs.MessagePayload(); ok && len(sub.text) > 0 {
+		return countSegments(sub.dataCoding, sub.text)
+	}
+	return 1
+}
+
+var _ = tokenstore.Token{}
