@@ -76,8 +76,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}()
 	ticker := time.NewTicker(time.Second)
 	defer ticker.Stop()
+	// Closed loop stops at the deadline; open loop stops by itself after the
+	// last message scheduled before it, so the offered load is exact.
 	var deadline <-chan time.Time
-	if o.Duration > 0 {
+	if o.Duration > 0 && o.Rate == 0 {
 		t := time.NewTimer(o.Duration)
 		defer t.Stop()
 		deadline = t.C

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -94,6 +95,7 @@ type session struct {
 	unbound    chan struct{} // closed when unbind_resp arrives
 	unbindOnce sync.Once
 	closing    atomic.Bool
+	unbinding  atomic.Bool // we sent unbind: the server may close after unbind_resp
 
 	sent        atomic.Uint64
 	lastResp    atomic.Int64 // ns since start
@@ -325,7 +327,7 @@ func (s *session) readLoop() {
 	for {
 		h, body, err := s.rd.ReadFrame()
 		if err != nil {
-			if !errors.Is(err, net.ErrClosed) {
+			if !errors.Is(err, net.ErrClosed) && !(s.unbinding.Load() && errors.Is(err, io.EOF)) {
 				s.fail(fmt.Errorf("read: %w", err))
 			}
 			s.unbindOnce.Do(func() { close(s.unbound) })
@@ -480,6 +482,7 @@ func (s *session) unbind(ctx context.Context) {
 	default:
 	}
 	seq := s.win.claim(s.win.controlSlot(), 0)
+	s.unbinding.Store(true)
 	s.queue(seq, pdu.StatusOK, &pdu.Unbind{})
 	select {
 	case <-s.unbound:

@@ -1,0 +1,329 @@
+// Package responder is a minimal SMPP 3.4 responder: the floor of what this
+// machine can do with SMPP and no gateway logic, to compare smppd against.
+//
+// It binds any system_id and password, answers every submit_sm with ESME_ROK
+// and a fresh message id at once, and can send a DELIVRD receipt per message
+// (Server.Receipts) and store every message in bbolt before answering, with
+// one transaction and fsync per group of messages that arrived during the
+// previous commit (Server.DB). It validates nothing but what it must decode.
+//
+// Each connection has one goroutine that reads and answers. Responses are
+// gathered while more input is already buffered and written in one system
+// call when the input runs dry, so a pipelined client costs one read and one
+// write per burst rather than per PDU.
+package responder
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/smppd/smppd/pdu"
+	bolt "go.etcd.io/bbolt"
+)
+
+// ErrServerClosed is returned by Serve after Close.
+var ErrServerClosed = errors.New("responder: server closed")
+
+// SystemID is what the responder sends in bind_resp.
+const SystemID = "responder"
+
+// Server answers SMPP clients. Set the fields before Serve; the zero value
+// answers in memory without receipts.
+type Server struct {
+	// Receipts makes the server send a final DELIVRD receipt (deliver_sm,
+	// esm_class 0x04, receipted_message_id and message_state TLVs, Appendix
+	// B text) right after the submit_sm_resp of every message that asked
+	// for one, on the same session if it is a transceiver or receiver.
+	Receipts bool
+	// DB, when set, makes every submit_sm durable before it is answered; see
+	// OpenDB. The caller closes it after Close.
+	DB *bolt.DB
+	// Logger gets connection errors; nil discards them.
+	Logger *slog.Logger
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	closed    bool
+	committer *committer
+	wg        sync.WaitGroup
+
+	nextID   atomic.Uint64
+	submits  atomic.Uint64
+	receipts atomic.Uint64
+}
+
+// Stats reports how many submit_sm were accepted and receipts sent so far.
+func (srv *Server) Stats() (submits, receipts uint64) {
+	return srv.submits.Load(), srv.receipts.Load()
+}
+
+func (srv *Server) logger() *slog.Logger {
+	if srv.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return srv.Logger
+}
+
+// Serve accepts connections on l until Close, and returns ErrServerClosed
+// then (or the accept error that stopped it).
+func (srv *Server) Serve(l net.Listener) error {
+	srv.mu.Lock()
+	if srv.closed {
+		srv.mu.Unlock()
+		return ErrServerClosed
+	}
+	if srv.listeners == nil {
+		srv.listeners = make(map[net.Listener]struct{})
+		srv.conns = make(map[*conn]struct{})
+	}
+	if srv.DB != nil && srv.committer == nil {
+		srv.committer = newCommitter(srv)
+		srv.wg.Go(srv.committer.run)
+	}
+	srv.listeners[l] = struct{}{}
+	srv.mu.Unlock()
+
+	var backoff time.Duration
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			srv.mu.Lock()
+			closed := srv.closed
+			srv.mu.Unlock()
+			if closed {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				time.Sleep(backoff)
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		c := &conn{srv: srv, nc: nc, seq: 0x40000000}
+		srv.mu.Lock()
+		if srv.closed {
+			srv.mu.Unlock()
+			nc.Close()
+			return ErrServerClosed
+		}
+		srv.conns[c] = struct{}{}
+		srv.mu.Unlock()
+		srv.wg.Go(func() {
+			c.serve()
+			srv.mu.Lock()
+			delete(srv.conns, c)
+			srv.mu.Unlock()
+		})
+	}
+}
+
+// Close stops the listeners, closes every connection, lets the committer
+// finish its queue and waits for all goroutines.
+func (srv *Server) Close() error {
+	srv.mu.Lock()
+	srv.closed = true
+	for l := range srv.listeners {
+		l.Close()
+	}
+	for c := range srv.conns {
+		c.nc.Close()
+	}
+	cm := srv.committer
+	srv.mu.Unlock()
+	if cm != nil {
+		cm.close()
+	}
+	srv.wg.Wait()
+	return nil
+}
+
+// conn is one client connection. Only its own goroutine reads; writes come
+// from it and (with a DB) from the committer, under wmu.
+type conn struct {
+	srv      *Server
+	nc       net.Conn
+	receiver bool // bound as transceiver or receiver: receipts go here
+
+	wmu sync.Mutex
+	seq uint32 // server-initiated sequence numbers, far from a client's
+}
+
+// readBufferSize lets one read take a whole burst of a pipelined client.
+const readBufferSize = 64 << 10
+
+// flushAt caps how much the reader gathers before writing.
+const flushAt = 32 << 10
+
+var (
+	enquireLinkResp = &pdu.EnquireLinkResp{}
+	unbindResp      = &pdu.UnbindResp{}
+	genericNack     = &pdu.GenericNack{}
+)
+
+func (c *conn) serve() {
+	defer c.nc.Close()
+	br := bufio.NewReaderSize(c.nc, readBufferSize)
+	rd := pdu.NewReader(br, 0)
+	out := make([]byte, 0, flushAt+1024)
+	var err error
+	for {
+		var h pdu.Header
+		var body []byte
+		h, body, err = rd.ReadFrame()
+		if err != nil {
+			break
+		}
+		var closeAfter bool
+		out, closeAfter = c.handle(out, h, body)
+		// Write when the next frame is not already here (reading it could
+		// block), when the batch is big, or before closing.
+		if closeAfter || len(out) >= flushAt || !frameBuffered(br) {
+			if len(out) > 0 {
+				if err = c.write(out); err != nil {
+					break
+				}
+				out = out[:0]
+			}
+		}
+		if closeAfter {
+			return
+		}
+	}
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		c.srv.logger().Debug("responder: connection ended", "remote", c.nc.RemoteAddr(), "err", err)
+	}
+}
+
+// frameBuffered reports whether a whole next PDU is in br already.
+func frameBuffered(br *bufio.Reader) bool {
+	n := br.Buffered()
+	if n < pdu.HeaderLen {
+		return false
+	}
+	b, _ := br.Peek(4)
+	return n >= int(binary.BigEndian.Uint32(b))
+}
+
+func (c *conn) write(b []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	_, err := c.nc.Write(b)
+	return err
+}
+
+// nextSeq is the sequence number for a server-initiated request; callers
+// hold wmu or are the only writer.
+func (c *conn) nextSeq() uint32 {
+	c.seq++
+	if c.seq > 0x7FFFFFFF {
+		c.seq = 0x40000000
+	}
+	return c.seq
+}
+
+// handle answers one PDU by appending to out. closeAfter is set for unbind.
+func (c *conn) handle(out []byte, h pdu.Header, body []byte) (_ []byte, closeAfter bool) {
+	switch h.ID {
+	case pdu.CmdSubmitSM:
+		return c.submit(out, h, body), false
+	case pdu.CmdBindTransceiver, pdu.CmdBindReceiver, pdu.CmdBindTransmitter:
+		c.receiver = h.ID != pdu.CmdBindTransmitter
+		out, _ = pdu.Append(out, h.Seq, pdu.StatusOK, &pdu.BindResp{Cmd: h.ID.Response(), SystemID: SystemID})
+		return out, false
+	case pdu.CmdEnquireLink:
+		out, _ = pdu.Append(out, h.Seq, pdu.StatusOK, enquireLinkResp)
+		return out, false
+	case pdu.CmdUnbind:
+		out, _ = pdu.Append(out, h.Seq, pdu.StatusOK, unbindResp)
+		return out, true
+	}
+	if !h.ID.IsResponse() {
+		out, _ = pdu.Append(out, h.Seq, pdu.StatusInvCmdID, genericNack)
+	}
+	return out, false
+}
+
+// submit answers a submit_sm at once, or hands it to the committer.
+func (c *conn) submit(out []byte, h pdu.Header, body []byte) []byte {
+	srv := c.srv
+	id := srv.nextID.Add(1)
+	var rc *receiptInfo
+	if srv.Receipts && c.receiver {
+		var sm pdu.SubmitSM
+		if err := sm.DecodeBody(body); err != nil {
+			status, _, _ := pdu.ErrorStatus(err)
+			return appendSubmitResp(out, h.Seq, status, 0)
+		}
+		if sm.RegisteredDelivery&0x03 == 1 {
+			rc = &receiptInfo{src: sm.Source, dst: sm.Dest, text: sm.ShortMessage, at: time.Now()}
+		}
+	}
+	if cm := srv.committer; cm != nil {
+		cm.enqueue(c, h.Seq, id, body, rc)
+		return out
+	}
+	srv.submits.Add(1)
+	out = appendSubmitResp(out, h.Seq, pdu.StatusOK, id)
+	if rc != nil {
+		out = c.appendReceipt(out, id, rc)
+	}
+	return out
+}
+
+// appendSubmitResp writes a submit_sm_resp by hand: it is the one PDU this
+// server sends per message, and its body is just the C-string message id.
+func appendSubmitResp(b []byte, seq uint32, status pdu.Status, id uint64) []byte {
+	start := len(b)
+	b = pdu.Header{ID: pdu.CmdSubmitSMResp, Status: status, Seq: seq}.AppendTo(b)
+	if status == pdu.StatusOK {
+		b = strconv.AppendUint(b, id, 16)
+		b = append(b, 0)
+	}
+	binary.BigEndian.PutUint32(b[start:], uint32(len(b)-start))
+	return b
+}
+
+// receiptInfo is what a receipt needs from its submit_sm.
+type receiptInfo struct {
+	src, dst pdu.Address
+	text     []byte
+	at       time.Time
+}
+
+// appendReceipt appends a DELIVRD receipt for message id; c.wmu must be held
+// or the caller must be the connection's only writer.
+func (c *conn) appendReceipt(out []byte, id uint64, rc *receiptInfo) []byte {
+	ids := strconv.FormatUint(id, 16)
+	text, err := pdu.Receipt{
+		ID: ids, Sub: 1, Dlvrd: 1, SubmitDate: rc.at, DoneDate: time.Now(),
+		Stat: pdu.StateDelivered, Err: "000", Text: string(rc.text),
+	}.AppendText(nil)
+	if err != nil {
+		return out
+	}
+	d := &pdu.DeliverSM{
+		Source:       rc.dst,
+		Dest:         rc.src,
+		ESMClass:     0x04,
+		ShortMessage: text,
+	}
+	d.TLVs.SetReceiptedMessageID(ids)
+	d.TLVs.SetMessageState(pdu.StateDelivered)
+	out2, err := pdu.Append(out, c.nextSeq(), pdu.StatusOK, d)
+	if err != nil {
+		return out
+	}
+	c.srv.receipts.Add(1)
+	return out2
+}
