@@ -55,6 +55,9 @@ func (s *Store) forget(id string) {
 // A successful verification is cached in memory, so rebinding clients do
 // not pay the KDF again; a rotation, revocation or update invalidates it.
 func (s *Store) Authenticate(systemID, password string, remote netip.Addr) (Token, error) {
+	s.dummyOnce.Do(func() {
+		s.dummy, _ = parseHash(hashPassword(randomString(passwordAlphabet, ShortPasswordLen), s.kdf))
+	})
 	var rec record
 	var found bool
 	err := s.db.View(func(tx *bolt.Tx) error {

@@ -94,8 +94,11 @@ type Store struct {
 	logger *slog.Logger
 	kdfSem chan struct{}
 	// dummy is verified against when a system_id is unknown, so that an
-	// unknown system_id costs as much as a wrong password.
-	dummy parsedHash
+	// unknown system_id costs as much as a wrong password. It is made by
+	// the first Authenticate (whatever its outcome), not by Open, so that
+	// the CLI does not pay a KDF run for nothing.
+	dummyOnce sync.Once
+	dummy     parsedHash
 	// kdfRuns counts password verifications that ran the KDF (tests).
 	kdfRuns atomic.Int64
 
@@ -159,7 +162,6 @@ func Open(path string, o Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("tokenstore: open %s: %w", path, err)
 	}
-	s.dummy, _ = parseHash(hashPassword(randomString(passwordAlphabet, ShortPasswordLen), o.KDF))
 	return s, nil
 }
 
