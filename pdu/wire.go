@@ -65,6 +65,19 @@ type decoder struct {
 	err error
 }
 
+// fieldTrace, when set, is called with the span of every field the decoder
+// reads. Only the golden-file test sets it, to annotate the hex dumps; it is
+// nil in production and costs one nil check per field.
+var fieldTrace func(field string, kind byte, start, end int)
+
+// mark reports a field to fieldTrace; kind is 'c' for a C-string, 'i' for
+// an integer, 'o' for an octet string.
+func (d *decoder) mark(field string, kind byte, start int) {
+	if fieldTrace != nil && d.err == nil {
+		fieldTrace(field, kind, start, d.off)
+	}
+}
+
 func newDecoder(id CommandID, body []byte) decoder {
 	var own []byte
 	if len(body) > 0 {
@@ -96,7 +109,9 @@ func (d *decoder) cstring(field string, max int) string {
 		d.fail(field, d.off, err)
 		return ""
 	}
+	start := d.off
 	d.off = off
+	d.mark(field, 'c', start)
 	return str(v)
 }
 
@@ -141,6 +156,7 @@ func (d *decoder) u8(field string) uint8 {
 	}
 	v := d.own[d.off]
 	d.off++
+	d.mark(field, 'i', d.off-1)
 	return v
 }
 
@@ -154,14 +170,20 @@ func (d *decoder) u32(field string) uint32 {
 	}
 	b := d.own[d.off:]
 	d.off += 4
+	d.mark(field, 'i', d.off-4)
 	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
 }
 
 // addr reads a (ton, npi, address) triple; errors name the address field.
 func (d *decoder) addr(field string, max int) Address {
 	var a Address
-	a.TON = TON(d.u8(field))
-	a.NPI = NPI(d.u8(field))
+	if fieldTrace == nil {
+		a.TON = TON(d.u8(field))
+		a.NPI = NPI(d.u8(field))
+	} else {
+		a.TON = TON(d.u8(field + " ton"))
+		a.NPI = NPI(d.u8(field + " npi"))
+	}
 	a.Addr = d.cstring(field, max)
 	return a
 }
@@ -182,6 +204,7 @@ func (d *decoder) shortMessage() []byte {
 	}
 	v := d.own[d.off : d.off+n : d.off+n]
 	d.off += n
+	d.mark("short_message", 'o', d.off-n)
 	return v
 }
 
@@ -194,6 +217,13 @@ func (d *decoder) tlvs() TLVs {
 	if err != nil {
 		d.err = err
 		return nil
+	}
+	if fieldTrace != nil {
+		off := d.off
+		for _, tv := range ts {
+			fieldTrace("tlv "+tv.Tag.String(), 't', off, off+4+len(tv.Value))
+			off += 4 + len(tv.Value)
+		}
 	}
 	d.off = len(d.own)
 	return ts
