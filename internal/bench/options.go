@@ -155,7 +155,7 @@ func (o *Options) Validate() error {
 	if len(o.SystemID) > 15 || len(o.SystemType) > 12 {
 		return bad("system_id is at most 15 and system_type at most 12 characters")
 	}
-	if o.RegisteredDelivery && o.BindType == "transmitter" && o.WaitReceipts == 0 {
+	if o.BindType == "transmitter" {
 		// A transmitter cannot receive receipts; don't wait for them.
 		o.WaitReceipts = -1
 	}
