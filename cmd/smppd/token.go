@@ -222,7 +222,7 @@ func tokenFlagErr(flag string, err error) error {
 
 // parseTokenAllowIPs parses --allow-ip values.
 func parseTokenAllowIPs(vals []string) ([]netip.Prefix, error) {
-	out := make([]netip.Prefix, 0, len(vals))
+	var out []netip.Prefix
 	for _, v := range vals {
 		p, err := tokenstore.ParsePrefix(strings.TrimSpace(v))
 		if err != nil {
