@@ -48,7 +48,7 @@ type Message struct {
 type Transition struct {
 	ID           uint64
 	State        pdu.MessageState
-	At           time.Time // the event time: DoneAt when final, QueuedAt of the receipt
+	At           time.Time // the event time: DoneAt when final and the receipt's DoneAt (zero: now)
 	ErrCode      string
 	NetworkError [3]byte
 	Receipt      bool   // enqueue a receipt for the token's receivers (deliver_sm)
@@ -273,7 +273,9 @@ func applyTransition(tx *bolt.Tx, d *delta, t *Transition) error {
 		State:     m.State,
 		ErrCode:   m.ErrCode,
 		DoneAt:    at,
-		QueuedAt:  at,
+		// Wall-clock queue time, not the (possibly simulated) event time: the TTL counts time
+		// spent waiting in the queue, and queue order then matches QueuedAt order.
+		QueuedAt: time.Now(),
 	}
 	if t.Receipt {
 		if r.Seq, err = putReceipt(tx, &r); err != nil {
@@ -282,7 +284,7 @@ func applyTransition(tx *bolt.Tx, d *delta, t *Transition) error {
 		d.receipts++
 	}
 	if t.Callback != "" {
-		c := Callback{TokenID: m.TokenID, URL: t.Callback, Receipt: r, NextAttempt: at, FirstAttempt: at}
+		c := Callback{TokenID: m.TokenID, URL: t.Callback, Receipt: r, NextAttempt: r.QueuedAt, FirstAttempt: r.QueuedAt}
 		if err := putCallback(tx, &c); err != nil {
 			return err
 		}
@@ -438,6 +440,45 @@ func (s *Store) Outbox(afterID uint64, limit int) ([]Message, error) {
 		return nil
 	})
 	return out, err
+}
+
+// Prune deletes up to limit final messages submitted before cutoff, oldest id first, and returns
+// how many it deleted (limit <= 0: 4096). Messages still pending are kept whatever their age.
+// Queued receipts and callbacks carry their own snapshot and are not affected. Ids grow with
+// submit time, so the scan stops at the first message submitted at or after cutoff; call it
+// again while it returns limit.
+func (s *Store) Prune(cutoff time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		limit = expireChunk
+	}
+	var n int
+	err := s.doSync(func(tx *bolt.Tx, d *delta) error {
+		n = 0
+		msgs := tx.Bucket(bucketMessages)
+		var doomed [][]byte
+		c := msgs.Cursor()
+		for k, v := c.First(); k != nil && len(doomed) < limit; k, v = c.Next() {
+			var m Message
+			if err := m.UnmarshalBinary(v); err != nil {
+				continue // keep what cannot be read; it is reported by Get
+			}
+			if !m.SubmitAt.Before(cutoff) {
+				break
+			}
+			if m.Final {
+				doomed = append(doomed, k)
+			}
+		}
+		for _, k := range doomed {
+			if err := del(msgs, k); err != nil {
+				return err
+			}
+		}
+		n = len(doomed)
+		d.messages -= n
+		return nil
+	})
+	return n, err
 }
 
 func beUint64(b []byte) uint64 {

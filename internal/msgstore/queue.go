@@ -105,38 +105,54 @@ func (s *Store) AckReceipt(tokenID string, seq uint64, done func(error)) {
 	}})
 }
 
+// expireChunk bounds the receipts one ExpireReceipts commit deletes, so that a large backlog
+// does not hold the committer (and every submit behind it) in one long transaction. A variable
+// for tests.
+var expireChunk = 4096
+
 // ExpireReceipts drops every queued receipt whose QueuedAt is before olderThan (the receipt TTL)
-// and returns how many it dropped. It scans the whole queue in one commit.
+// and returns how many it dropped. Receipts are queued in QueuedAt order (wall clock at the
+// transition), so each token's queue is scanned from its oldest entry up to the first one that is
+// still young. Large backlogs are deleted in several commits of at most 4096 receipts.
 func (s *Store) ExpireReceipts(olderThan time.Time) (int, error) {
-	var n int
-	err := s.doSync(func(tx *bolt.Tx, d *delta) error {
-		n = 0
-		root := tx.Bucket(bucketReceipts)
-		var expired [][2][]byte // token, key
-		err := root.ForEachBucket(func(token []byte) error {
-			return root.Bucket(token).ForEach(func(k, v []byte) error {
-				var r Receipt
-				if err := r.UnmarshalBinary(v); err != nil || r.QueuedAt.Before(olderThan) {
-					// An undecodable receipt can never be delivered: let it expire too.
-					expired = append(expired, [2][]byte{token, k})
+	total := 0
+	for {
+		var n int
+		err := s.doSync(func(tx *bolt.Tx, d *delta) error {
+			n = 0
+			root := tx.Bucket(bucketReceipts)
+			type entry struct{ token, key []byte }
+			var expired []entry
+			err := root.ForEachBucket(func(token []byte) error {
+				c := root.Bucket(token).Cursor()
+				for k, v := c.First(); k != nil && len(expired) < expireChunk; k, v = c.Next() {
+					var r Receipt
+					if err := r.UnmarshalBinary(v); err == nil && !r.QueuedAt.Before(olderThan) {
+						break
+					}
+					// An undecodable receipt can never be delivered: it expires too.
+					expired = append(expired, entry{token, k})
 				}
 				return nil
 			})
-		})
-		if err != nil {
-			return err
-		}
-		// Keys are only valid during the transaction and not while it is modified: delete after the scan.
-		for _, e := range expired {
-			if err := del(root.Bucket(e[0]), e[1]); err != nil {
+			if err != nil {
 				return err
 			}
+			// Delete after the scan: keys must not be deleted under a running cursor loop.
+			for _, e := range expired {
+				if err := del(root.Bucket(e.token), e.key); err != nil {
+					return err
+				}
+			}
+			n = len(expired)
+			d.receipts -= n
+			return nil
+		})
+		total += n
+		if err != nil || n < expireChunk {
+			return total, err
 		}
-		n = len(expired)
-		d.receipts -= n
-		return nil
-	})
-	return n, err
+	}
 }
 
 // PendingTokens returns the tokens that have queued receipts, in byte order.

@@ -419,17 +419,17 @@ func TestDueIndexAndTransitions(t *testing.T) {
 	if err := wait(t, func(done func(error)) { s.AckReceipt("tokA", rs[0].Seq, done) }); !errors.Is(err, ErrNotFound) {
 		t.Errorf("second AckReceipt = %v, want ErrNotFound", err)
 	}
-	// The TTL: the DELIVRD receipt was queued at t0+3s.
-	if n, err := s.ExpireReceipts(t0.Add(3 * time.Second)); n != 0 || err != nil {
-		t.Errorf("ExpireReceipts(not yet) = %d %v, want 0", n, err)
+	// The TTL counts wall-clock time in the queue.
+	if n, err := s.ExpireReceipts(time.Now().Add(-time.Hour)); n != 0 || err != nil {
+		t.Errorf("ExpireReceipts(an hour ago) = %d %v, want 0", n, err)
 	}
-	if n, err := s.ExpireReceipts(t0.Add(4 * time.Second)); n != 1 || err != nil {
-		t.Errorf("ExpireReceipts(later) = %d %v, want 1", n, err)
+	if n, err := s.ExpireReceipts(time.Now().Add(time.Second)); n != 1 || err != nil {
+		t.Errorf("ExpireReceipts(now) = %d %v, want 1", n, err)
 	}
 	if toks, _ := s.PendingTokens(); len(toks) != 0 {
 		t.Errorf("PendingTokens() after expiry = %v, want none", toks)
 	}
-	cbs, err := s.DueCallbacks(t0.Add(time.Hour), 0)
+	cbs, err := s.DueCallbacks(time.Now(), 0)
 	if err != nil || len(cbs) != 1 || cbs[0].URL != "https://example.com/dlr" || cbs[0].Receipt.MessageID != early.ID {
 		t.Errorf("DueCallbacks() = %+v %v", cbs, err)
 	}
@@ -459,24 +459,32 @@ func TestCallbackQueue(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if next, ok := s.NextCallback(); !ok || !next.Equal(t0) {
-		t.Errorf("NextCallback() = %v %v, want %v", next, ok, t0)
+	now := time.Now()
+	if next, ok := s.NextCallback(); !ok || next.After(now) {
+		t.Errorf("NextCallback() = %v %v, want a time before %v", next, ok, now)
 	}
-	cbs, _ := s.DueCallbacks(t0.Add(time.Second), 0)
-	if len(cbs) != 2 || cbs[0].Receipt.MessageID != msgs[0].ID || cbs[1].Receipt.MessageID != msgs[1].ID {
-		t.Fatalf("DueCallbacks(t0+1s) = %+v, want the first two", cbs)
+	cbs, _ := s.DueCallbacks(now, 0)
+	if len(cbs) != 3 || cbs[0].Receipt.MessageID != msgs[0].ID || cbs[2].Receipt.MessageID != msgs[2].ID ||
+		cbs[1].URL != "https://cb.example/1" || cbs[0].Receipt.ErrCode != "001" {
+		t.Fatalf("DueCallbacks(now) = %+v, want all three in order", cbs)
+	}
+	if cbs, _ := s.DueCallbacks(now, 1); len(cbs) != 1 {
+		t.Errorf("DueCallbacks(limit 1) = %d callbacks", len(cbs))
 	}
 	first, second := cbs[0], cbs[1]
-	if err := wait(t, func(done func(error)) { s.RetryCallback(first.Seq, t0.Add(time.Minute), "HTTP 503", done) }); err != nil {
+	if err := wait(t, func(done func(error)) { s.RetryCallback(first.Seq, now.Add(time.Minute), "HTTP 503", done) }); err != nil {
 		t.Fatal(err)
 	}
 	if err := wait(t, func(done func(error)) { s.AckCallback(second.Seq, done) }); err != nil {
 		t.Fatal(err)
 	}
-	cbs, _ = s.DueCallbacks(t0.Add(time.Hour), 0)
+	if cbs, _ := s.DueCallbacks(now, 0); len(cbs) != 1 || cbs[0].Receipt.MessageID != msgs[2].ID {
+		t.Errorf("DueCallbacks(now) after retry and ack = %+v, want the third", cbs)
+	}
+	cbs, _ = s.DueCallbacks(now.Add(time.Hour), 0)
 	if len(cbs) != 2 || cbs[0].Receipt.MessageID != msgs[2].ID || cbs[1].Seq != first.Seq ||
-		cbs[1].Attempts != 1 || cbs[1].LastError != "HTTP 503" || !cbs[1].FirstAttempt.Equal(t0) {
-		t.Fatalf("DueCallbacks(t0+1h) = %+v, want third, then the retried first", cbs)
+		cbs[1].Attempts != 1 || cbs[1].LastError != "HTTP 503" || !cbs[1].FirstAttempt.Equal(first.FirstAttempt) {
+		t.Fatalf("DueCallbacks(now+1h) = %+v, want third, then the retried first", cbs)
 	}
 	if err := wait(t, func(done func(error)) { s.GiveUpCallback(first.Seq, "HTTP 410", done) }); err != nil {
 		t.Fatal(err)
@@ -634,5 +642,73 @@ func TestPartialWriteIsRerun(t *testing.T) {
 		if _, err := s.Get(m.ID); err != nil {
 			t.Errorf("Get(%d) = %v", m.ID, err)
 		}
+	}
+}
+
+func TestPrune(t *testing.T) {
+	s := openTest(t, newPath(t), Options{NoSync: true})
+	var ms []*Message
+	for i := range 4 {
+		m := testMsg(s, "tok", true)
+		m.SubmitAt = t0.Add(time.Duration(i) * time.Minute)
+		submit(t, s, m)
+		ms = append(ms, m)
+	}
+	// 0 and 2 final, 1 pending, 3 final but too young.
+	for _, i := range []int{0, 2, 3} {
+		if err := transition(t, s, Transition{ID: ms[i].ID, State: pdu.StateDelivered, Receipt: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := s.Prune(t0.Add(3*time.Minute), 0)
+	if err != nil || n != 2 {
+		t.Fatalf("Prune() = %d %v, want 2", n, err)
+	}
+	for i, want := range []error{ErrNotFound, nil, ErrNotFound, nil} {
+		if _, err := s.Get(ms[i].ID); !errors.Is(err, want) {
+			t.Errorf("Get(message %d) = %v, want %v", i, err, want)
+		}
+	}
+	if rs, _ := s.Receipts("tok", 0, 0); len(rs) != 3 {
+		t.Errorf("receipts after Prune = %d, want 3 (they keep their snapshot)", len(rs))
+	}
+	if st := s.Stats(); st.Messages != 2 {
+		t.Errorf("Stats().Messages = %d, want 2", st.Messages)
+	}
+}
+
+// TestExpireReceiptsInChunks: a backlog larger than one chunk is expired over several commits,
+// each token's queue only up to its first young receipt.
+func TestExpireReceiptsInChunks(t *testing.T) {
+	defer func(n int) { expireChunk = n }(expireChunk)
+	expireChunk = 2
+	s := openTest(t, newPath(t), Options{NoSync: true})
+	for i := range 7 {
+		m := testMsg(s, fmt.Sprint("tok", i%2), true)
+		submit(t, s, m)
+		if err := transition(t, s, Transition{ID: m.ID, State: pdu.StateDelivered, Receipt: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cut := time.Now() // the young receipt is queued by a later commit, so strictly after cut
+	young := testMsg(s, "tok0", true)
+	submit(t, s, young)
+	if err := transition(t, s, Transition{ID: young.ID, State: pdu.StateDelivered, Receipt: true}); err != nil {
+		t.Fatal(err)
+	}
+	batches := s.Stats().CommitBatches
+	n, err := s.ExpireReceipts(cut.Add(time.Nanosecond))
+	if err != nil || n != 7 {
+		t.Fatalf("ExpireReceipts() = %d %v, want 7", n, err)
+	}
+	if c := s.Stats().CommitBatches - batches; c < 4 {
+		t.Errorf("ExpireReceipts used %d commits, want at least 4 chunks of 2", c)
+	}
+	rs, _ := s.Receipts("tok0", 0, 0)
+	if len(rs) != 1 || rs[0].MessageID != young.ID {
+		t.Errorf("left in the queue: %+v, want the young receipt", rs)
+	}
+	if st := s.Stats(); st.Receipts != 1 {
+		t.Errorf("Stats().Receipts = %d, want 1", st.Receipts)
 	}
 }
