@@ -655,7 +655,13 @@ func (p *SubmitMulti) DecodeBody(b []byte) error {
 			case 1:
 				p.Dests[i].Addr = d.addr("destination_addr", maxAddr)
 			case 2:
+				nameOff := d.off
 				p.Dests[i].DLName = d.cstring("dl_name", maxDLName)
+				if d.err == nil && p.Dests[i].DLName == "" {
+					// An empty name lists nobody, and would not survive a
+					// round trip: DestAddr tells the two kinds apart by it.
+					d.fail("dl_name", nameOff, ErrInvalidField)
+				}
 			default:
 				d.fail("dest_flag", flagOff, ErrInvalidField)
 			}

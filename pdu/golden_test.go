@@ -105,6 +105,9 @@ func parseHex(t *testing.T, text string) []byte {
 // testdata/<name>.hex: the encoder must produce exactly those octets and the
 // decoder must read them back into the sample.
 func TestGolden(t *testing.T) {
+	if *update {
+		writeFuzzSeeds(t)
+	}
 	for _, s := range samples() {
 		t.Run(s.name, func(t *testing.T) {
 			wire := encode(t, s)

@@ -100,6 +100,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"bad schedule", CmdSubmitSM, []byte("\x00\x01\x01\x31\x00\x01\x01\x32\x00\x00\x00\x00" + "2611\x00"), ErrInvalidField, "schedule_delivery_time", StatusInvSched, false},
 		{"bad validity", CmdSubmitSM, []byte("\x00\x01\x01\x31\x00\x01\x01\x32\x00\x00\x00\x00\x00" + "261130120000000X\x00"), ErrInvalidField, "validity_period", StatusInvExpiry, false},
 		{"bad dest_flag", CmdSubmitMulti, []byte("\x00\x01\x01\x31\x00\x01\x03\x00"), ErrInvalidField, "dest_flag", StatusInvDestFlag, false},
+		{"empty dl_name", CmdSubmitMulti, []byte("\x00\x01\x01\x31\x00\x01\x02\x00"), ErrInvalidField, "dl_name", StatusInvDLName, false},
 		{"too many dests", CmdSubmitMulti, append([]byte("\x00\x01\x01\x31\x00\xFF"), make([]byte, 600)...), ErrInvalidField, "number_of_dests", StatusInvNumDests, false},
 		{"dest count past body", CmdSubmitMulti, []byte("\x00\x01\x01\x31\x00\xF0\x01"), ErrTruncated, "dest_address", StatusInvCmdLen, true},
 		{"unsuccess count past body", CmdSubmitMultiResp, []byte("m\x00\x09"), ErrTruncated, "unsuccess_sme", StatusInvCmdLen, true},
