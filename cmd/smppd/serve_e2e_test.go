@@ -1,0 +1,119 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/smppd/smppd/pdu"
+)
+
+// runCLI runs the real binary with args and returns stdout; it fails the
+// test on a non-zero exit.
+func runCLI(t *testing.T, args ...string) []byte {
+	t.Helper()
+	cmd := exec.Command(smppdBinary(t), args...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("smppd %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return out
+}
+
+// TestServeWithAdminSocket: with the daemon running (it holds tokens.db),
+// the token commands go through the admin socket: a token created there
+// can bind at once, and revoking it unbinds the live session.
+func TestServeWithAdminSocket(t *testing.T) {
+	dir := t.TempDir()
+	d := startDaemon(t, dir)
+
+	var created struct {
+		SystemID string `json:"system_id"`
+		Password string `json:"password"`
+	}
+	out := runCLI(t, "token", "create", "--data-dir", dir, "--name", "live-session", "--smpp", "--test", "--output", "json")
+	if err := json.Unmarshal(out, &created); err != nil || created.SystemID == "" || created.Password == "" {
+		t.Fatalf("token create output %q: %v", out, err)
+	}
+
+	conn := dialDaemon(t, d.addr)
+	r := pdu.NewReader(conn, 0)
+	e := &pipelinedESME{conn: conn}
+	e.bind(t, r, created.SystemID, created.Password)
+
+	// A submit works, and the receipt comes back on the same transceiver.
+	s := &pdu.SubmitSM{
+		Source:             pdu.Address{TON: pdu.TONInternational, NPI: pdu.NPIISDN, Addr: "15550001"},
+		Dest:               pdu.Address{TON: pdu.TONInternational, NPI: pdu.NPIISDN, Addr: "15550002"},
+		RegisteredDelivery: 1,
+		ShortMessage:       []byte("through the daemon"),
+	}
+	if err := e.write(2, pdu.StatusOK, s); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var msgID string
+	for gotReceipt := false; msgID == "" || !gotReceipt; {
+		h, body, err := r.ReadFrame()
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		p, err := pdu.Decode(h, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch p := p.(type) {
+		case *pdu.SubmitSMResp:
+			if h.Status != pdu.StatusOK {
+				t.Fatalf("submit: %v", h.Status)
+			}
+			msgID = p.MessageID
+		case *pdu.DeliverSM:
+			id, _ := p.TLVs.ReceiptedMessageID()
+			if id == "" {
+				t.Fatalf("receipt without receipted_message_id: %q", p.ShortMessage)
+			}
+			gotReceipt = true
+			e.write(h.Seq, pdu.StatusOK, &pdu.DeliverSMResp{})
+		}
+	}
+
+	runCLI(t, "token", "revoke", "--data-dir", dir, "live-session")
+	for {
+		h, _, err := r.ReadFrame()
+		if err != nil {
+			t.Fatalf("waiting for unbind after revoke: %v", err)
+		}
+		if h.ID == pdu.CmdUnbind {
+			e.write(h.Seq, pdu.StatusOK, &pdu.UnbindResp{})
+			break
+		}
+	}
+
+	// Metrics are served and count what happened.
+	resp, err := http.Get("http://" + d.http + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`smppd_submits_total{status="ESME_ROK"} 1`,
+		`smppd_receipts_sent_total{status="ESME_ROK"} 1`,
+		`smppd_binds_total{result="ok"} 1`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+
+	if err := d.stop(t); err != nil {
+		t.Errorf("graceful stop: %v", err)
+	}
+}
