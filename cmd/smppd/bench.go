@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -24,6 +25,7 @@ type benchOptions struct {
 	CSVPath     string
 	PlotPath    string
 	Progress    string
+	CPUProfile  string
 }
 
 func newBenchCmd(g *globalOptions) *cobra.Command {
@@ -85,6 +87,8 @@ figures in BENCHMARKS.md compare against.`,
 	f.StringVar(&opts.CSVPath, "csv", "", "write the per-second series to this CSV `file`")
 	f.StringVar(&opts.PlotPath, "plot", "", "write a chart to this `file` (.svg, or .html for a page)")
 	f.StringVar(&opts.Progress, "progress", "auto", "per-second progress on stderr: auto (when a terminal), always or never")
+	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write the generator's own CPU profile to this `file`")
+	_ = f.MarkHidden("cpuprofile")
 	cmd.AddCommand(newBenchResponderCmd(g))
 	return cmd
 }
@@ -121,6 +125,17 @@ func runBench(cmd *cobra.Command, g *globalOptions, opts *benchOptions) error {
 			return &usageError{msg: err.Error()}
 		}
 		return err
+	}
+	if opts.CPUProfile != "" {
+		pf, err := os.Create(opts.CPUProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			pf.Close()
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); pf.Close() }()
 	}
 	res, err := bench.Run(cmd.Context(), o)
 	if err != nil {

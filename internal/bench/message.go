@@ -60,9 +60,9 @@ func buildTemplate(o *Options) (*template, error) {
 	return t, nil
 }
 
-// appendMessage appends the template with seq and the destination digits of
-// n (its last len(digits) decimal digits) filled in.
-func (t *template) appendMessage(b []byte, seq uint32, n uint64) []byte {
+// appendMessage appends the template with seq and the destination digits
+// from dest (one byte per '#', most significant first) filled in.
+func (t *template) appendMessage(b []byte, seq uint32, dest []byte) []byte {
 	start := len(b)
 	b = append(b, t.b...)
 	m := b[start:]
@@ -70,11 +70,34 @@ func (t *template) appendMessage(b []byte, seq uint32, n uint64) []byte {
 	m[seqOffset+1] = byte(seq >> 16)
 	m[seqOffset+2] = byte(seq >> 8)
 	m[seqOffset+3] = byte(seq)
-	for i := len(t.digits) - 1; i >= 0; i-- {
-		m[t.digits[i]] = byte('0' + n%10)
-		n /= 10
+	for i, off := range t.digits {
+		m[off] = dest[i]
 	}
 	return b
+}
+
+// odometer is a decimal counter kept as ASCII digits, so the next
+// destination costs an increment instead of a division per digit.
+type odometer []byte
+
+func newOdometer(width int, start uint64) odometer {
+	o := make(odometer, width)
+	for i := width - 1; i >= 0; i-- {
+		o[i] = byte('0' + start%10)
+		start /= 10
+	}
+	return o
+}
+
+// next advances the counter by one, wrapping to all zeros.
+func (o odometer) next() {
+	for i := len(o) - 1; i >= 0; i-- {
+		if o[i] < '9' {
+			o[i]++
+			return
+		}
+		o[i] = '0'
+	}
 }
 
 // generatedText is n characters of readable filler.

@@ -41,6 +41,9 @@ type Result struct {
 	// ClientCPU is the CPU time (user+system) this process used while
 	// measuring, so a report can show the generator was not the bottleneck.
 	ClientCPU time.Duration
+	// Reads and Writes count the generator's socket system calls while
+	// measuring: messages per write shows how well writes coalesce.
+	Reads, Writes uint64
 
 	Series []Second
 }
@@ -77,6 +80,13 @@ func perSecond(n uint64, d time.Duration) float64 {
 		return 0
 	}
 	return float64(n) / d.Seconds()
+}
+
+func ratio(n, d uint64) float64 {
+	if d == 0 {
+		return 0
+	}
+	return float64(n) / float64(d)
 }
 
 // ErrorCount is the total of error responses.
@@ -133,6 +143,8 @@ type jsonResult struct {
 	ReceiptLatency    jsonPercentiles   `json:"receipt_latency_us"`
 	ClientCPUS        float64           `json:"client_cpu_s"`
 	ClientCPUPerMsgUS float64           `json:"client_cpu_us_per_msg"`
+	MsgsPerWrite      float64           `json:"client_msgs_per_write"`
+	MsgsPerRead       float64           `json:"client_msgs_per_read"`
 }
 
 // WriteJSON writes the summary as one JSON object with the keys the issue
@@ -153,6 +165,8 @@ func (r *Result) WriteJSON(w io.Writer) error {
 		Latency: percentilesUS(r.Latency), ReceiptLatency: percentilesUS(r.ReceiptLatency),
 		ClientCPUS:        round3(r.ClientCPU.Seconds()),
 		ClientCPUPerMsgUS: round3(float64(r.CPUPerMessage()) / 1e3),
+		MsgsPerWrite:      round3(ratio(r.Sent, r.Writes)),
+		MsgsPerRead:       round3(ratio(r.Acked, r.Reads)),
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -181,7 +195,8 @@ func (r *Result) WriteText(w io.Writer) error {
 			r.Receipts, r.ReceiptsPerSecond(), r.ReceiptsMissing, r.ReceiptsUnmatched)
 		ew.printf("receipt latency %s\n", formatPercentiles(r.ReceiptLatency))
 	}
-	ew.printf("generator CPU %.2fs, %.2f µs/msg\n", r.ClientCPU.Seconds(), float64(r.CPUPerMessage())/1e3)
+	ew.printf("generator CPU %.2fs, %.2f µs/msg; %.1f msg/write, %.1f msg/read\n", r.ClientCPU.Seconds(),
+		float64(r.CPUPerMessage())/1e3, ratio(r.Sent, r.Writes), ratio(r.Acked, r.Reads))
 	return ew.err
 }
 

@@ -22,6 +22,7 @@ type run struct {
 	counted bool         // Options.Count set
 	budget  atomic.Int64 // messages left to send when counted
 	tracker *receiptTracker
+	reads   atomic.Uint64 // read system calls, all sessions
 }
 
 // now is the time since the run started in ns (monotonic clock).
@@ -190,6 +191,16 @@ type collector struct {
 	warmupDone   bool
 	cpuStart     time.Duration
 	cpuAtMeasure time.Duration
+
+	readsAtMeasure, writesAtMeasure uint64
+}
+
+// syscalls is the number of reads and writes on the sessions' sockets so far.
+func (c *collector) syscalls() (reads, writes uint64) {
+	for _, s := range c.sessions {
+		writes += s.writes.Load()
+	}
+	return c.r.reads.Load(), writes
 }
 
 func newCollector(r *run, sessions []*session) *collector {
@@ -232,6 +243,7 @@ func (c *collector) tick() {
 	if warm {
 		c.measureStart = now
 		c.cpuAtMeasure = processCPU()
+		c.readsAtMeasure, c.writesAtMeasure = c.syscalls()
 	} else {
 		if !c.warmupDone {
 			c.warmupDone = true
@@ -327,6 +339,8 @@ func (c *collector) result() *Result {
 		cpuFrom = c.cpuAtMeasure
 	}
 	res.ClientCPU = processCPU() - cpuFrom
+	reads, writes := c.syscalls()
+	res.Reads, res.Writes = reads-c.readsAtMeasure, writes-c.writesAtMeasure
 	return res
 }
 

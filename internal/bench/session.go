@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -80,14 +81,17 @@ type session struct {
 	r    *run
 	idx  int
 	conn net.Conn
+	br   *bufio.Reader
 	rd   *pdu.Reader
 	win  *window
 	plan schedule // open loop only
 
-	outMu sync.Mutex
-	out   []byte // queued for the writer
-	kick  chan struct{}
-	quit  chan struct{} // closed to stop the writer after a final flush
+	writeMu     sync.Mutex // serializes writes to conn
+	writeFailed bool       // guarded by writeMu
+	outMu       sync.Mutex
+	out         []byte // queued by the reader for the next write
+	kick        chan struct{}
+	quit        chan struct{} // closed to stop the writer after a final flush
 
 	readerDone chan struct{}
 	writerDone chan struct{}
@@ -96,7 +100,9 @@ type session struct {
 	unbindOnce sync.Once
 	closing    atomic.Bool
 	unbinding  atomic.Bool // we sent unbind: the server may close after unbind_resp
+	freed      []uint16    // reader-owned: settled slots not yet released
 
+	writes      atomic.Uint64 // write system calls
 	sent        atomic.Uint64
 	lastResp    atomic.Int64 // ns since start
 	lastReceipt atomic.Int64
@@ -127,7 +133,7 @@ func (r *run) dial(ctx context.Context, idx int) (*session, error) {
 	}
 	s := &session{
 		r: r, idx: idx, conn: conn,
-		rd:         pdu.NewReader(bufio.NewReaderSize(conn, readBufferSize), 0),
+		br:         bufio.NewReaderSize(&countingReader{r: conn, n: &r.reads}, readBufferSize),
 		win:        newWindow(o.Window),
 		kick:       make(chan struct{}, 1),
 		quit:       make(chan struct{}),
@@ -138,6 +144,7 @@ func (r *run) dial(ctx context.Context, idx int) (*session, error) {
 		cur:        newStats(),
 		spare:      newStats(),
 	}
+	s.rd = pdu.NewReader(s.br, 0)
 	if o.Rate > 0 {
 		s.plan = newSchedule(o.Rate, idx, o.Binds)
 	}
@@ -205,23 +212,36 @@ func (s *session) wake() {
 	}
 }
 
-// flush hands the sender's batch to the writer. When the writer has nothing
-// pending the buffers are swapped instead of copied.
+// flush writes the sender's batch, together with anything the reader
+// queued, in one system call. The sender writes itself rather than waking the
+// writer: one goroutine hand-off less per batch. The reader never writes (it
+// only queues), so a server that stops reading can block the sender but never
+// the reader.
 func (s *session) flush(local *[]byte) {
 	if len(*local) == 0 {
 		return
 	}
+	s.writeMu.Lock()
 	s.outMu.Lock()
-	if len(s.out) == 0 {
-		s.out, *local = *local, s.out[:0]
-	} else {
-		s.out = append(s.out, *local...)
-		*local = (*local)[:0]
+	if len(s.out) > 0 {
+		*local = append(*local, s.out...)
+		s.out = s.out[:0]
 	}
 	s.outMu.Unlock()
-	s.wake()
+	if !s.writeFailed {
+		s.writes.Add(1)
+		if _, err := s.conn.Write(*local); err != nil {
+			s.writeFailed = true
+			s.fail(fmt.Errorf("write: %w", err))
+			s.conn.Close()
+		}
+	}
+	s.writeMu.Unlock()
+	*local = (*local)[:0]
 }
 
+// writeLoop writes what the reader queued (responses to the server's
+// requests, unbind) whenever the sender is not flushing anyway.
 func (s *session) writeLoop() {
 	defer close(s.writerDone)
 	var buf []byte
@@ -232,16 +252,19 @@ func (s *session) writeLoop() {
 		case <-s.quit:
 			stop = true
 		}
+		s.writeMu.Lock()
 		s.outMu.Lock()
 		buf, s.out = s.out, buf[:0]
 		s.outMu.Unlock()
-		if len(buf) > 0 {
+		if len(buf) > 0 && !s.writeFailed {
+			s.writes.Add(1)
 			if _, err := s.conn.Write(buf); err != nil {
+				s.writeFailed = true
 				s.fail(fmt.Errorf("write: %w", err))
 				s.conn.Close()
-				return
 			}
 		}
+		s.writeMu.Unlock()
 		if stop {
 			return
 		}
@@ -269,7 +292,13 @@ func (s *session) sendLoop() {
 	deadline := int64(r.o.Duration)
 	var timer *time.Timer
 	local := make([]byte, 0, flushThreshold+len(r.tmpl.b))
-	destBase := uint64(s.idx) * 1_000_000_000
+	// Sessions count destinations from different bases, so they differ
+	// across sessions as long as the pattern has enough '#'.
+	dest := newOdometer(len(r.tmpl.digits), uint64(s.idx)*1_000_000_000)
+	// now is read once per wake-up: slots taken without blocking are
+	// stamped with the time the batch started, which is when they were
+	// ready to go (the batch takes microseconds to build).
+	var now int64
 	defer s.flush(&local)
 	for k := int64(0); ; k++ {
 		if r.stop.Load() {
@@ -301,20 +330,25 @@ func (s *session) sendLoop() {
 		var slot uint16
 		select {
 		case slot = <-s.win.free:
+			if len(local) == 0 {
+				now = r.now()
+			}
 		default:
-			// Window full: let the writer send what we have, then wait.
+			// Window full: send what we have, then wait.
 			s.flush(&local)
 			select {
 			case slot = <-s.win.free:
+				now = r.now()
 			case <-r.stopCh:
 				return
 			}
 		}
 		if !open {
-			sched = r.now()
+			sched = now
 		}
 		seq := s.win.claim(slot, sched)
-		local = r.tmpl.appendMessage(local, seq, destBase+uint64(k))
+		local = r.tmpl.appendMessage(local, seq, dest)
+		dest.next()
 		s.sent.Add(1)
 		if len(local) >= flushThreshold {
 			s.flush(&local)
@@ -324,7 +358,14 @@ func (s *session) sendLoop() {
 
 func (s *session) readLoop() {
 	defer close(s.readerDone)
+	var now int64
 	for {
+		// A frame already in the buffer arrived with the previous read:
+		// reuse its time instead of reading the clock per frame.
+		buffered := frameBuffered(s.br)
+		if !buffered {
+			s.releaseFreed() // about to block: let the sender refill
+		}
 		h, body, err := s.rd.ReadFrame()
 		if err != nil {
 			if !errors.Is(err, net.ErrClosed) && !(s.unbinding.Load() && errors.Is(err, io.EOF)) {
@@ -333,7 +374,9 @@ func (s *session) readLoop() {
 			s.unbindOnce.Do(func() { close(s.unbound) })
 			return
 		}
-		now := s.r.now()
+		if !buffered || now == 0 {
+			now = s.r.now()
+		}
 		switch h.ID {
 		case pdu.CmdSubmitSMResp, pdu.CmdGenericNack:
 			s.onResponse(h, body, now)
@@ -390,7 +433,18 @@ func (s *session) onResponse(h pdu.Header, body []byte, now int64) {
 	if matched {
 		s.lastReceipt.Store(now)
 	}
-	s.win.release(slot)
+	s.freed = append(s.freed, slot)
+}
+
+// releaseFreed hands the slots settled since the last call back to the
+// sender. The reader calls it when the input runs dry, so the sender wakes
+// once per burst of responses and writes the refill in one system call,
+// instead of waking per response and writing one submit_sm at a time.
+func (s *session) releaseFreed() {
+	for _, slot := range s.freed {
+		s.win.release(slot)
+	}
+	s.freed = s.freed[:0]
 }
 
 // esm_class message type bits (SMPP 3.4 §5.2.12).
@@ -498,4 +552,25 @@ func (s *session) close() {
 	<-s.writerDone
 	s.conn.Close()
 	<-s.readerDone
+}
+
+// frameBuffered reports whether a whole next PDU is in br already.
+func frameBuffered(br *bufio.Reader) bool {
+	n := br.Buffered()
+	if n < pdu.HeaderLen {
+		return false
+	}
+	b, _ := br.Peek(4)
+	return n >= int(binary.BigEndian.Uint32(b))
+}
+
+// countingReader counts the reads (system calls) under a bufio.Reader.
+type countingReader struct {
+	r interface{ Read([]byte) (int, error) }
+	n *atomic.Uint64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	c.n.Add(1)
+	return c.r.Read(p)
 }
