@@ -228,25 +228,32 @@ func LoadOrCreateMasterKey(dataDir string) ([]byte, error) {
 	}
 	key = make([]byte, MasterKeyLen)
 	rand.Read(key)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return readMasterKey(path) // another process created it first
-	}
+	// Write a temporary file, then link it into place: another process
+	// never reads a half-written key, and of two creators the first wins.
+	f, err := os.CreateTemp(dataDir, "."+MasterKeyFile+".*")
 	if err != nil {
 		return nil, fmt.Errorf("tokenstore: create master key: %w", err)
 	}
-	if _, err := f.Write(key); err != nil {
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if err := f.Chmod(0o600); err != nil {
 		f.Close()
-		os.Remove(path)
-		return nil, fmt.Errorf("tokenstore: write master key: %w", err)
+		return nil, fmt.Errorf("tokenstore: create master key: %w", err)
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(path)
-		return nil, fmt.Errorf("tokenstore: write master key: %w", err)
+	_, werr := f.Write(key)
+	if werr == nil {
+		werr = f.Sync()
 	}
-	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("tokenstore: write master key: %w", err)
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		return nil, fmt.Errorf("tokenstore: write master key: %w", werr)
+	}
+	if err := os.Link(tmp, path); errors.Is(err, fs.ErrExist) {
+		return readMasterKey(path) // another process created it first
+	} else if err != nil {
+		return nil, fmt.Errorf("tokenstore: create master key: %w", err)
 	}
 	return key, nil
 }

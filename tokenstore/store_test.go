@@ -621,6 +621,32 @@ func TestMasterKey(t *testing.T) {
 	}
 }
 
+func TestMasterKeyConcurrentCreate(t *testing.T) {
+	dir := t.TempDir()
+	keys := make([][]byte, 8)
+	var wg sync.WaitGroup
+	for i := range keys {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			k, err := LoadOrCreateMasterKey(dir)
+			if err != nil {
+				t.Error(err)
+			}
+			keys[i] = k
+		}()
+	}
+	wg.Wait()
+	for i, k := range keys {
+		if !bytes.Equal(k, keys[0]) {
+			t.Errorf("creator %d got a different key", i)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("data dir holds %d files after concurrent creation, want 1", len(entries))
+	}
+}
+
 func TestConcurrentAuthenticate(t *testing.T) {
 	s := openTest(t)
 	tok, sec := mustCreate(t, s, CreateParams{Name: "shop", Permissions: Permissions{SMPP: true}})
