@@ -78,7 +78,9 @@ func New(id CommandID) (PDU, bool) {
 // of the right type. Unknown command ids give ErrUnknownCommand. A response
 // with a non-zero command_status and an empty body decodes to its zero
 // struct: the spec lets an SMSC leave the body out of an error response.
-// The result does not alias body.
+// The result does not alias body. On a decode error the struct of the
+// right type is still returned (nil only for an unknown command id), so a
+// server can tell which _resp to answer with.
 func Decode(h Header, body []byte) (PDU, error) {
 	p, ok := New(h.ID)
 	if !ok {

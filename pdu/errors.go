@@ -35,6 +35,8 @@ var (
 	// ErrTLVLength means a TLV length runs past the body, or disagrees with
 	// the fixed size of a known tag.
 	ErrTLVLength = errors.New("pdu: invalid TLV length")
+	// ErrTLVTooMany means the optional part holds more than MaxTLVs TLVs.
+	ErrTLVTooMany = errors.New("pdu: too many TLVs")
 	// ErrTLVDuplicate means a known tag appears twice.
 	ErrTLVDuplicate = errors.New("pdu: duplicate TLV")
 	// ErrTLVValue means a known TLV carries a value the spec does not allow
@@ -80,7 +82,7 @@ func (e *Error) Unwrap() error { return e.Err }
 //     (ESME_RINVSRCADR for source_addr, ESME_RINVPASWD for password, ...,
 //     ESME_RINVMSGLEN otherwise), own _resp, not fatal.
 //   - sm_length: ESME_RINVMSGLEN, own _resp.
-//   - TLVs: 0xC0 (stream, duplicate), 0xC1 (not allowed), 0xC2 (length),
+//   - TLVs: 0xC0 (stream, duplicate, over MaxTLVs), 0xC1 (not allowed), 0xC2 (length),
 //     0xC3 (missing), 0xC4 (value), own _resp.
 //
 // Any other error (I/O, say) gives ESME_RSYSERR, generic_nack, fatal.
@@ -98,7 +100,7 @@ func ErrorStatus(err error) (status Status, nack bool, fatal bool) {
 		return StatusInvCmdLen, true, false
 	case errors.Is(err, ErrSMLength):
 		return StatusInvMsgLen, false, false
-	case errors.Is(err, ErrTLVTruncated), errors.Is(err, ErrTLVDuplicate):
+	case errors.Is(err, ErrTLVTruncated), errors.Is(err, ErrTLVDuplicate), errors.Is(err, ErrTLVTooMany):
 		return StatusInvOptParStream, false, false
 	case errors.Is(err, ErrTLVNotAllowed):
 		return StatusOptParNotAllwd, false, false

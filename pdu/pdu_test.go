@@ -96,6 +96,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"TLV length past end", CmdSubmitSM, submit(func(b []byte) []byte { return append(b, 0x04, 0x24, 0, 9, 1) }), ErrTLVLength, "tlv 0x0424", StatusInvParLen, false},
 		{"message_state wrong size", CmdDeliverSM, submit(func(b []byte) []byte { return append(b, 0x04, 0x27, 0, 2, 1, 1) }), ErrTLVLength, "tlv 0x0427", StatusInvParLen, false},
 		{"duplicate TLV", CmdSubmitSM, submit(func(b []byte) []byte { return append(b, 0x04, 0x27, 0, 1, 1, 0x04, 0x27, 0, 1, 2) }), ErrTLVDuplicate, "tlv 0x0427", StatusInvOptParStream, false},
+		{"too many TLVs", CmdSubmitSM, submit(func(b []byte) []byte { return append(b, bytes.Repeat([]byte{0x14, 0x01, 0, 0}, MaxTLVs+1)...) }), ErrTLVTooMany, "tlv", StatusInvOptParStream, false},
 		{"receipted id too long", CmdDeliverSM, submit(func(b []byte) []byte { return append(append(b, 0x00, 0x1E, 0, 66), bytes.Repeat([]byte("1"), 66)...) }), ErrTLVValue, "tlv 0x001e", StatusInvOptParamVal, false},
 		{"bad schedule", CmdSubmitSM, []byte("\x00\x01\x01\x31\x00\x01\x01\x32\x00\x00\x00\x00" + "2611\x00"), ErrInvalidField, "schedule_delivery_time", StatusInvSched, false},
 		{"bad validity", CmdSubmitSM, []byte("\x00\x01\x01\x31\x00\x01\x01\x32\x00\x00\x00\x00\x00" + "261130120000000X\x00"), ErrInvalidField, "validity_period", StatusInvExpiry, false},

@@ -53,6 +53,11 @@ const (
 	TagITSSessionInfo           Tag = 0x1383 // its_session_info
 )
 
+// MaxTLVs is the most TLVs the decoder accepts in one PDU. SMPP 3.4 defines
+// 44 tags and real PDUs carry a handful; the cap keeps a body of empty
+// TLVs from making the decoder allocate many times command_length.
+const MaxTLVs = 64
+
 // maxReceiptedMessageID is the size limit of receipted_message_id, NUL included.
 const maxReceiptedMessageID = 65
 
@@ -265,6 +270,9 @@ func countTLVs(b []byte, base int, id CommandID) (int, error) {
 	nseen := 0
 	n := 0
 	for off := 0; off < len(b); n++ {
+		if n == MaxTLVs {
+			return 0, &Error{ID: id, Field: "tlv", Off: base + off, Err: ErrTLVTooMany}
+		}
 		if len(b)-off < 4 {
 			return 0, &Error{ID: id, Field: "tlv", Off: base + off, Err: ErrTLVTruncated}
 		}

@@ -101,30 +101,38 @@ func str(b []byte) string {
 }
 
 func (d *decoder) cstring(field string, max int) string {
+	return str(d.cbytes(field, max))
+}
+
+// cbytes reads a C-string and returns its content (without NUL) aliasing
+// the decoder's buffer.
+func (d *decoder) cbytes(field string, max int) []byte {
 	if d.err != nil {
-		return ""
+		return nil
 	}
 	v, off, err := readCString(d.own, d.off, max)
 	if err != nil {
 		d.fail(field, d.off, err)
-		return ""
+		return nil
 	}
 	start := d.off
 	d.off = off
 	d.mark(field, 'c', start)
-	return str(v)
+	return v
 }
 
 // time reads an absolute or relative time field: empty or exactly 16
 // characters ending in '+', '-' or 'R' (section 7.1).
-func (d *decoder) time(field string) string {
+func (d *decoder) time(field string) string { return str(d.timeBytes(field)) }
+
+func (d *decoder) timeBytes(field string) []byte {
 	start := d.off
-	s := d.cstring(field, maxTime)
-	if d.err == nil && !validTime(s) {
+	b := d.cbytes(field, maxTime)
+	if d.err == nil && !validTime(str(b)) {
 		d.fail(field, start, ErrInvalidField)
-		return ""
+		return nil
 	}
-	return s
+	return b
 }
 
 func validTime(s string) bool {
