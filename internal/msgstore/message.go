@@ -136,7 +136,7 @@ func (s *Store) Submit(m *Message, done func(error)) {
 // Get returns a copy of the message with id, or ErrNotFound.
 func (s *Store) Get(id uint64) (Message, error) {
 	var m Message
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		var err error
 		m, err = getMessage(tx, id)
 		return err
@@ -378,7 +378,7 @@ func (s *Store) Reschedule(id uint64, at time.Time, done func(error)) {
 func (s *Store) Due(now time.Time, limit int) ([]Message, error) {
 	var out []Message
 	bound := timeKeyBound(now)
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketDue).Cursor()
 		for k, _ := c.First(); k != nil && string(k) < string(bound); k, _ = c.Next() {
 			if limit > 0 && len(out) >= limit {
@@ -407,7 +407,7 @@ func (s *Store) NextDue() (time.Time, bool) {
 func (s *Store) firstTime(bucket []byte) (time.Time, bool) {
 	var t time.Time
 	var ok bool
-	_ = s.db.View(func(tx *bolt.Tx) error {
+	_ = s.view(func(tx *bolt.Tx) error {
 		k, _ := tx.Bucket(bucket).Cursor().First()
 		if len(k) == 16 {
 			t, ok = time.Unix(0, int64(beUint64(k))).UTC(), true
@@ -425,7 +425,7 @@ func (s *Store) Outbox(afterID uint64, limit int) ([]Message, error) {
 	if afterID == ^uint64(0) {
 		return nil, nil
 	}
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketOutbox).Cursor()
 		for k, _ := c.Seek(u64(afterID + 1)); k != nil; k, _ = c.Next() {
 			if limit > 0 && len(out) >= limit {

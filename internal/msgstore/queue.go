@@ -72,7 +72,7 @@ func (s *Store) Receipts(tokenID string, afterSeq uint64, limit int) ([]Receipt,
 	if afterSeq == ^uint64(0) {
 		return nil, nil
 	}
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketReceipts).Bucket([]byte(tokenID))
 		if b == nil {
 			return nil
@@ -158,7 +158,7 @@ func (s *Store) ExpireReceipts(olderThan time.Time) (int, error) {
 // PendingTokens returns the tokens that have queued receipts, in byte order.
 func (s *Store) PendingTokens() ([]string, error) {
 	var out []string
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		root := tx.Bucket(bucketReceipts)
 		return root.ForEachBucket(func(k []byte) error {
 			if first, _ := root.Bucket(k).Cursor().First(); first != nil {
@@ -176,7 +176,7 @@ func (s *Store) PendingTokens() ([]string, error) {
 func (s *Store) DueCallbacks(now time.Time, limit int) ([]Callback, error) {
 	var out []Callback
 	bound := timeKeyBound(now)
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		cbs := tx.Bucket(bucketCallbacks)
 		c := tx.Bucket(bucketCbDue).Cursor()
 		for k, _ := c.First(); k != nil && string(k) < string(bound); k, _ = c.Next() {
@@ -283,7 +283,7 @@ func (s *Store) GiveUpCallback(seq uint64, reason string, done func(error)) {
 // when tokenID is empty). limit <= 0 means no limit.
 func (s *Store) FailedCallbacks(tokenID string, limit int) ([]Callback, error) {
 	var out []Callback
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketCbFailed).ForEach(func(k, v []byte) error {
 			if limit > 0 && len(out) >= limit {
 				return nil

@@ -10,6 +10,25 @@
 //
 // Reads (Get, Due, Receipts, …) run in their own read-only transactions, concurrently with the
 // committer, and return copies that stay valid after the transaction.
+//
+// Callbacks: done runs exactly once per operation, on a store goroutine (never the caller's, so
+// never under a lock the caller holds), after the group's fsync, with nil or the error. The
+// dones of a group run in order on one goroutine, so a done must be quick (hand the result to a
+// session's write queue); it may queue further asynchronous operations, but must not call the
+// synchronous writes (ExpireReceipts, Prune) or Close, which wait for that same goroutine.
+//
+// Crash guarantees (with fsync on, i.e. Options.NoSync false):
+//   - an operation whose done got nil survives any crash, SIGKILL or power loss included (bbolt
+//     writes the meta page last; the fsync covers the whole group);
+//   - an operation whose done got an error left no trace (a group is one transaction, all or
+//     nothing); one whose done never ran because the process died may or may not be in the
+//     file, whole or not at all;
+//   - ids are never reused: every Open durably starts a new epoch before NextID can be called;
+//   - pending test-mode messages stay in the due index until a Transition moves them, so after a
+//     restart Due returns everything that was pending; a final Transition is atomic with its
+//     receipt and callback, and a replayed one fails with ErrFinal (no duplicate final receipt);
+//   - receipts and callbacks stay queued until acked (at-least-once: a deliver_sm or POST that
+//     was sent but not yet acked when the process died is sent again).
 package msgstore
 
 import (
@@ -361,4 +380,13 @@ func timeKeyBound(t time.Time) []byte {
 		n = uint64(ns)
 	}
 	return u64(n + 1)
+}
+
+// view runs fn in a read-only transaction; after Close it returns ErrClosed.
+func (s *Store) view(fn func(tx *bolt.Tx) error) error {
+	err := s.db.View(fn)
+	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
+		return ErrClosed
+	}
+	return err
 }

@@ -94,6 +94,12 @@ func TestSubmitGetAndReopen(t *testing.T) {
 	if err := wait(t, func(done func(error)) { s.Submit(testMsg(s, "tokA", true), done) }); !errors.Is(err, ErrClosed) {
 		t.Errorf("Submit after Close = %v, want ErrClosed", err)
 	}
+	if _, err := s.Get(live.ID); !errors.Is(err, ErrClosed) {
+		t.Errorf("Get after Close = %v, want ErrClosed", err)
+	}
+	if _, err := s.ExpireReceipts(time.Now()); !errors.Is(err, ErrClosed) {
+		t.Errorf("ExpireReceipts after Close = %v, want ErrClosed", err)
+	}
 
 	s = openTest(t, path, Options{})
 	got, err := s.Get(live.ID)
