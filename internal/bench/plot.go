@@ -9,13 +9,17 @@ import (
 	"time"
 )
 
+// minPlotInterval drops series rows shorter than this (seconds) from the
+// chart: the last row is usually a few milliseconds of drain.
+const minPlotInterval = 0.25
+
 // Plot geometry, in SVG user units.
 const (
-	plotWidth   = 960
+	plotWidth   = 1100
 	panelHeight = 260
 	marginLeft  = 80
 	marginRight = 170 // legend column
-	marginTop   = 56
+	marginTop   = 86
 	panelGap    = 64
 	marginBot   = 44
 )
@@ -36,13 +40,17 @@ func (r *Result) WritePlot(w io.Writer) error {
 	var submits, acks, receipts, errs, p50, p99, pmax, rp99 []float64
 	prev := 0.0
 	warmupEnd := 0.0
+	ts = ts[:0]
 	for i, s := range r.Series {
-		ts[i] = s.T
 		dt := s.T - prev
+		if dt < minPlotInterval && i > 0 {
+			continue // the drain's sliver at the end: its rates would be noise
+		}
 		if dt <= 0 {
 			dt = 1
 		}
 		prev = s.T
+		ts = append(ts, s.T)
 		if s.Warmup {
 			warmupEnd = s.T
 		}
@@ -59,6 +67,13 @@ func (r *Result) WritePlot(w io.Writer) error {
 	rateLines := []plotLine{
 		{name: "submits/s", color: "#1f77b4", ys: submits},
 		{name: "acks/s", color: "#2ca02c", dash: true, ys: acks},
+	}
+	if r.Rate > 0 && len(ts) > 0 {
+		offered := make([]float64, len(ts))
+		for i := range offered {
+			offered[i] = r.Rate
+		}
+		rateLines = append(rateLines, plotLine{name: "offered/s", color: "#bbbbbb", dash: true, ys: offered})
 	}
 	if anyNonZero(errs) {
 		rateLines = append(rateLines, plotLine{name: "errors/s", color: "#d62728", ys: errs})
@@ -80,7 +95,15 @@ func (r *Result) WritePlot(w io.Writer) error {
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
 	title := fmt.Sprintf("smppd bench → %s: %d bind(s) × window %d, %s — %.0f msg/s, p99 %s",
 		r.Target, r.Binds, r.Window, r.Mode, r.MsgsPerSecond(), fmtDur(r.Latency.Quantile(0.99)))
-	fmt.Fprintf(&b, `<text x="%d" y="24" font-size="15" font-weight="bold">%s</text>`+"\n", marginLeft, html.EscapeString(title))
+	fmt.Fprintf(&b, `<text x="%d" y="22" font-size="15" font-weight="bold">%s</text>`+"\n", marginLeft, html.EscapeString(title))
+	sub := fmt.Sprintf("sent %d, acked %d, errors %d, unanswered %d in %.1fs (warmup excluded). Submit latency %s",
+		r.Sent, r.Acked, r.ErrorCount(), r.Unanswered, r.Duration.Seconds(), formatPercentiles(r.Latency))
+	fmt.Fprintf(&b, `<text x="%d" y="40" fill="#444444">%s</text>`+"\n", marginLeft, html.EscapeString(sub))
+	if r.ReceiptsAsked {
+		sub = fmt.Sprintf("receipts %d (%.0f/s), missing %d, unmatched %d. Receipt latency %s", r.Receipts, r.ReceiptsPerSecond(),
+			r.ReceiptsMissing, r.ReceiptsUnmatched, formatPercentiles(r.ReceiptLatency))
+		fmt.Fprintf(&b, `<text x="%d" y="56" fill="#444444">%s</text>`+"\n", marginLeft, html.EscapeString(sub))
+	}
 
 	xmax := 1.0
 	if n := len(ts); n > 0 && ts[n-1] > 0 {

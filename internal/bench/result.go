@@ -17,7 +17,8 @@ type Result struct {
 	Target string // address
 	Binds  int
 	Window int
-	Mode   string // "closed" or "open R/s"
+	Mode   string  // "closed" or "open R/s"
+	Rate   float64 // offered messages/s in open loop, 0 in closed loop
 
 	Sent       uint64            // submit_sm written after the warmup
 	Acked      uint64            // submit_sm_resp with ESME_ROK

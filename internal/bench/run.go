@@ -252,7 +252,7 @@ func (c *collector) tick() {
 		c.sentTotal += sec.Submits
 	}
 	c.errorsSeen += sec.Errors
-	if w := c.r.o.Progress; w != nil {
+	if w := c.r.o.Progress; w != nil && float64(now-c.prevT()) >= minPlotInterval*1e9 {
 		p99, label := c.total.lat.Quantile(0.99), "p99 so far"
 		if warm {
 			p99, label = sec.P99, "p99 (warmup)"
@@ -306,7 +306,7 @@ func (c *collector) waitUntil(ticker *time.Ticker, limit time.Duration, done fun
 func (c *collector) result() *Result {
 	o := c.r.o
 	res := &Result{
-		Target: o.Addr, Binds: o.Binds, Window: o.Window, Mode: o.Mode(),
+		Target: o.Addr, Binds: o.Binds, Window: o.Window, Mode: o.Mode(), Rate: o.Rate,
 		Sent: c.sentTotal, Acked: c.total.acks,
 		Errors:         make(map[string]uint64),
 		Latency:        &c.total.lat,
