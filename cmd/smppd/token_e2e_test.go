@@ -278,3 +278,26 @@ func TestTokenBinaryLockedWithoutDaemon(t *testing.T) {
 		t.Errorf("exit %d, stderr %q; want exit 1 and a one-line lock error", code, errOut)
 	}
 }
+
+// TestTokenBinaryWithServe runs the same life cycle against the real
+// `smppd serve` (startDaemon, daemon_test.go), then checks the file the
+// daemon wrote.
+func TestTokenBinaryWithServe(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	dataDir, err := os.MkdirTemp("", "smppd-tok") // short: unix socket paths are limited
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dataDir) })
+	d := startDaemon(t, dataDir)
+	_, _, secrets := tokenLifeCycle(t, dataDir)
+	if err := d.stop(t); err != nil {
+		t.Errorf("graceful stop: %v", err)
+	}
+	if _, err := os.Lstat(filepath.Join(dataDir, admin.SocketFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("admin socket left after the daemon stopped: %v", err)
+	}
+	assertNoSecretsInFile(t, filepath.Join(dataDir, tokenstore.DBFile), secrets)
+}
