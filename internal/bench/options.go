@@ -51,6 +51,10 @@ type Options struct {
 	// Duration of the sending phase, including Warmup (default 10s when
 	// Count is 0).
 	Duration time.Duration
+	// Idle binds the sessions and holds them for Duration without sending
+	// (answering the server's enquire_link), to measure what idle sessions
+	// cost a server and how fast it binds.
+	Idle bool
 	// Count stops sending after this many submit_sm in total (0: use Duration).
 	Count int64
 	// Warmup is excluded from the totals and percentiles; it is rounded up to
@@ -62,7 +66,7 @@ type Options struct {
 	Coding string // gsm7 (default), latin1 or ucs2
 	Source string // source_addr (default "smppd-bench")
 	// Dest is the destination_addr; every '#' is replaced by a digit of a
-	// per-session counter so destinations vary (default "4479#########").
+	// per-session counter so destinations vary (default "4479#########0").
 	Dest string
 
 	// RegisteredDelivery asks for a final receipt per message and matches
@@ -114,6 +118,9 @@ func (o *Options) Validate() error {
 	if o.Rate < 0 {
 		return bad("rate %v must not be negative", o.Rate)
 	}
+	if o.Idle && (o.Rate > 0 || o.Count > 0) {
+		return bad("idle sessions send nothing: drop --rate and --count")
+	}
 	if o.Count < 0 {
 		return bad("count %d must not be negative", o.Count)
 	}
@@ -147,7 +154,7 @@ func (o *Options) Validate() error {
 		o.Source = "smppd-bench"
 	}
 	if o.Dest == "" {
-		o.Dest = "4479#########"
+		o.Dest = "4479#########0"
 	}
 	if len(o.Source) > 20 || len(o.Dest) > 20 {
 		return bad("source and destination addresses are at most 20 characters")
@@ -183,6 +190,9 @@ func ceilSecond(d time.Duration) time.Duration {
 
 // Mode describes the load shape for reports: "closed" or "open 5000/s".
 func (o *Options) Mode() string {
+	if o.Idle {
+		return "idle"
+	}
 	if o.Rate > 0 {
 		return fmt.Sprintf("open %g/s", o.Rate)
 	}

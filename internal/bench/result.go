@@ -20,6 +20,10 @@ type Result struct {
 	Mode   string  // "closed" or "open R/s"
 	Rate   float64 // offered messages/s in open loop, 0 in closed loop
 
+	// BindDuration is how long dialing and binding all sessions took
+	// (dialParallelism at a time).
+	BindDuration time.Duration
+
 	Sent       uint64            // submit_sm written after the warmup
 	Acked      uint64            // submit_sm_resp with ESME_ROK
 	Errors     map[string]uint64 // submit_sm_resp by non-OK status name (ESME_RTHROTTLED ...)
@@ -128,6 +132,8 @@ type jsonResult struct {
 	Binds             int               `json:"binds"`
 	Window            int               `json:"window"`
 	Mode              string            `json:"mode"`
+	BindS             float64           `json:"bind_s"`
+	BindsPerS         float64           `json:"binds_per_s"`
 	Sent              uint64            `json:"sent"`
 	Acked             uint64            `json:"acked"`
 	Errors            map[string]uint64 `json:"errors"`
@@ -158,6 +164,7 @@ func (r *Result) WriteJSON(w io.Writer) error {
 	}
 	j := jsonResult{
 		Target: r.Target, Binds: r.Binds, Window: r.Window, Mode: r.Mode,
+		BindS: round3(r.BindDuration.Seconds()), BindsPerS: round3(perSecond(uint64(r.Binds), r.BindDuration)),
 		Sent: r.Sent, Acked: r.Acked, Errors: errs, Unanswered: r.Unanswered,
 		Stray: r.Stray, SessionErrors: r.SessionErrors,
 		DurationS: round3(r.Duration.Seconds()), MsgsPerS: round3(r.MsgsPerSecond()),
@@ -178,6 +185,7 @@ func (r *Result) WriteJSON(w io.Writer) error {
 func (r *Result) WriteText(w io.Writer) error {
 	ew := &errWriter{w: w}
 	ew.printf("target %s, %d bind(s) × window %d, %s\n", r.Target, r.Binds, r.Window, r.Mode)
+	ew.printf("bound %d session(s) in %s (%.0f binds/s)\n", r.Binds, fmtDur(r.BindDuration), perSecond(uint64(r.Binds), r.BindDuration))
 	ew.printf("sent %d  acked %d  errors %d  unanswered %d  in %.2fs\n",
 		r.Sent, r.Acked, r.ErrorCount(), r.Unanswered, r.Duration.Seconds())
 	ew.printf("throughput %.0f msg/s\n", r.MsgsPerSecond())

@@ -54,10 +54,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		r.tracker = newReceiptTracker()
 	}
 
+	bindStart := time.Now()
 	sessions, err := r.dialAll(ctx)
 	if err != nil {
 		return nil, err
 	}
+	bindTime := time.Since(bindStart)
 	r.start = time.Now()
 	for _, s := range sessions {
 		go s.readLoop()
@@ -141,6 +143,7 @@ sending:
 	c.tick()
 	res := c.result()
 	res.Unanswered = unanswered
+	res.BindDuration = bindTime
 	return res, nil
 }
 

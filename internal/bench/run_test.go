@@ -287,3 +287,15 @@ func absDiff(a, b uint64) uint64 {
 	}
 	return b - a
 }
+
+func TestRunIdleHoldsSessionsBound(t *testing.T) {
+	addr := startResponder(t, &responder.Server{})
+	res, err := Run(context.Background(), Options{Addr: addr, Binds: 40, Idle: true, Duration: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("Run() error = %v", err)
+	}
+	if res.Sent != 0 || res.Mode != "idle" || res.BindDuration <= 0 || len(res.SessionErrors) != 0 {
+		t.Errorf("idle run: sent %d, mode %q, bind time %v, session errors %v; want 0, idle, > 0, none",
+			res.Sent, res.Mode, res.BindDuration, res.SessionErrors)
+	}
+}

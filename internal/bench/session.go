@@ -20,8 +20,12 @@ import (
 // writer, so a wide window does not delay the first bytes of a burst.
 const flushThreshold = 32 << 10
 
-// readBufferSize lets one read system call take a whole burst of responses.
-const readBufferSize = 64 << 10
+// readBufferSize lets one read system call take a whole burst of responses
+// (a window of them, receipts included) without holding 64 KiB per idle
+// session when thousands are bound.
+func readBufferSize(window int) int {
+	return min(max(window*256, 4<<10), 64<<10)
+}
 
 // Response bodies the reader sends; shared, never modified.
 var (
@@ -133,7 +137,7 @@ func (r *run) dial(ctx context.Context, idx int) (*session, error) {
 	}
 	s := &session{
 		r: r, idx: idx, conn: conn,
-		br:         bufio.NewReaderSize(&countingReader{r: conn, n: &r.reads}, readBufferSize),
+		br:         bufio.NewReaderSize(&countingReader{r: conn, n: &r.reads}, readBufferSize(o.Window)),
 		win:        newWindow(o.Window),
 		kick:       make(chan struct{}, 1),
 		quit:       make(chan struct{}),
@@ -291,7 +295,11 @@ func (s *session) sendLoop() {
 	open := r.o.Rate > 0
 	deadline := int64(r.o.Duration)
 	var timer *time.Timer
-	local := make([]byte, 0, flushThreshold+len(r.tmpl.b))
+	if r.o.Idle {
+		<-r.stopCh
+		return
+	}
+	local := make([]byte, 0, min(flushThreshold, r.o.Window*len(r.tmpl.b))+len(r.tmpl.b))
 	// Sessions count destinations from different bases, so they differ
 	// across sessions as long as the pattern has enough '#'.
 	dest := newOdometer(len(r.tmpl.digits), uint64(s.idx)*1_000_000_000)
