@@ -117,3 +117,47 @@ func BenchmarkLifecycle200(b *testing.B) {
 		return <-ch
 	})
 }
+
+// BenchmarkSubmitFinalAck200: the gateway's immediate test-mode path: 200 in flight, each
+// message stored already final with its receipt in one operation (SubmitFinal), then the
+// receipt acked (the deliver_sm_resp): two operations per message.
+func BenchmarkSubmitFinalAck200(b *testing.B) {
+	s := openTest(b, newPath(b), Options{})
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ReportAllocs()
+	b.ResetTimer()
+	for w := range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			token := "tok_benchmark_" + strconv.Itoa(w)
+			ch := make(chan error, 1)
+			for next.Add(1) <= int64(b.N) {
+				m := benchMsg(s)
+				m.TokenID = token
+				s.SubmitFinal(m, Transition{State: pdu.StateDelivered, ErrCode: "000", Receipt: true},
+					func(err error) { ch <- err })
+				if err := <-ch; err != nil {
+					b.Error(err)
+					return
+				}
+				rs, err := s.Receipts(token, 0, 1)
+				if err != nil || len(rs) != 1 || rs[0].MessageID != m.ID {
+					b.Errorf("Receipts() = %v, %v", rs, err)
+					return
+				}
+				s.AckReceipt(token, rs[0].Seq, func(err error) { ch <- err })
+				if err := <-ch; err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	st := s.Stats()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+	b.ReportMetric(float64(st.CommittedOps)/float64(max(st.CommitBatches, 1)), "ops/commit")
+}

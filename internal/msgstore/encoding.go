@@ -293,7 +293,13 @@ func (m *Message) decode(d *decoder) error {
 	return nil
 }
 
+// receiptTextMax bounds the Text kept in a receipt's snapshot: the receipt's "text:" field shows
+// the first 20 characters, 40 bytes leave room for two-byte codings.
+const receiptTextMax = 40
+
 // AppendBinary appends the record encoding of r (its Seq is the key, not part of the record).
+// Of r.Message it keeps only the snapshot a deliver_sm receipt and an HTTP callback need (see
+// Receipt.Message); the rest is not stored.
 func (r *Receipt) AppendBinary(b []byte) ([]byte, error) {
 	b = append(b, receiptVersion)
 	b = binary.AppendUvarint(b, r.MessageID)
@@ -303,7 +309,22 @@ func (r *Receipt) AppendBinary(b []byte) ([]byte, error) {
 	b = appendTime(b, r.DoneAt)
 	b = appendTime(b, r.QueuedAt)
 	b = binary.AppendUvarint(b, uint64(r.Attempts))
-	return r.Message.AppendBinary(b)
+	m := &r.Message
+	var flags byte
+	if m.TestMode {
+		flags |= flagTestMode
+	}
+	b = append(b, flags)
+	b = appendAddress(b, m.Source)
+	b = appendAddress(b, m.Dest)
+	b = appendString(b, m.ServiceType)
+	b = append(b, m.ESMClass, m.ProtocolID, m.PriorityFlag, m.RegisteredDelivery, byte(m.DataCoding))
+	b = appendBytes(b, m.Text[:min(len(m.Text), receiptTextMax)])
+	b = binary.BigEndian.AppendUint16(b, m.Concat.Ref)
+	b = append(b, m.Concat.Total, m.Concat.Part)
+	b = appendTime(b, m.SubmitAt)
+	b = append(b, m.NetworkError[:]...)
+	return b, nil
 }
 
 // UnmarshalBinary decodes a record written by AppendBinary into r, leaving r.Seq alone.
@@ -327,12 +348,29 @@ func (r *Receipt) decode(d *decoder) error {
 	n.DoneAt = d.time("done time")
 	n.QueuedAt = d.time("queued time")
 	n.Attempts = int(min(d.uvarint("attempts"), math.MaxInt32))
+	m := &n.Message
+	m.TestMode = d.byte("flags")&flagTestMode != 0
+	m.Source = d.address("source")
+	m.Dest = d.address("destination")
+	m.ServiceType = d.string("service type", maxString)
+	m.ESMClass = d.byte("esm_class")
+	m.ProtocolID = d.byte("protocol_id")
+	m.PriorityFlag = d.byte("priority_flag")
+	m.RegisteredDelivery = d.byte("registered_delivery")
+	m.DataCoding = pdu.DataCoding(d.byte("data_coding"))
+	m.Text = d.bytes("text", receiptTextMax)
+	m.Concat.Ref = uint16(d.byte("concat"))<<8 | uint16(d.byte("concat"))
+	m.Concat.Total = d.byte("concat")
+	m.Concat.Part = d.byte("concat")
+	m.SubmitAt = d.time("submit time")
+	m.NetworkError[0] = d.byte("network error")
+	m.NetworkError[1] = d.byte("network error")
+	m.NetworkError[2] = d.byte("network error")
 	if d.err != nil {
 		return d.err
 	}
-	if err := n.Message.decode(d); err != nil {
-		return err
-	}
+	m.ID, m.TokenID, m.State, m.ErrCode, m.DoneAt = n.MessageID, n.TokenID, n.State, n.ErrCode, n.DoneAt
+	m.Final = finalState(n.State)
 	*r = n
 	return nil
 }
@@ -346,6 +384,7 @@ func (c *Callback) AppendBinary(b []byte) ([]byte, error) {
 	b = appendTime(b, c.FirstAttempt)
 	b = binary.AppendUvarint(b, uint64(c.Attempts))
 	b = appendString(b, c.LastError)
+	b = appendTime(b, c.LastAttempt)
 	b = binary.AppendUvarint(b, c.Receipt.Seq)
 	return c.Receipt.AppendBinary(b)
 }
@@ -363,6 +402,7 @@ func (c *Callback) UnmarshalBinary(b []byte) error {
 	n.FirstAttempt = d.time("first attempt")
 	n.Attempts = int(min(d.uvarint("attempts"), math.MaxInt32))
 	n.LastError = d.string("last error", maxString)
+	n.LastAttempt = d.time("last attempt")
 	n.Receipt.Seq = d.uvarint("receipt seq")
 	if d.err != nil {
 		return d.err

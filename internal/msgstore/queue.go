@@ -15,12 +15,16 @@ type Receipt struct {
 	Seq       uint64 // queue key: unique across all tokens, never reused, increasing with queue time
 	TokenID   string
 	MessageID uint64
-	Message   Message // snapshot at the transition (Body left out), to build the deliver_sm
-	State     pdu.MessageState
-	ErrCode   string
-	DoneAt    time.Time
-	QueuedAt  time.Time
-	Attempts  int
+	// Message is the snapshot a deliver_sm and an HTTP callback need, taken at the transition:
+	// ID, TokenID, TestMode, Source, Dest, ServiceType, ESMClass, ProtocolID, PriorityFlag,
+	// RegisteredDelivery, DataCoding, Text (first 40 bytes), Concat, SubmitAt, NetworkError, and
+	// State, ErrCode, DoneAt and Final as of the receipt. Other fields are zero.
+	Message  Message
+	State    pdu.MessageState
+	ErrCode  string
+	DoneAt   time.Time
+	QueuedAt time.Time
+	Attempts int
 }
 
 // Callback is a pending HTTP delivery report (issue 5 sends them).
@@ -32,21 +36,21 @@ type Callback struct {
 	Attempts     int       // failed attempts so far
 	FirstAttempt time.Time // when it was queued: the start of the retry window
 	LastError    string    // the last failure (RetryCallback) or the reason given up (GiveUpCallback)
+	LastAttempt  time.Time // when RetryCallback or GiveUpCallback last recorded an attempt
 }
 
-// putReceipt stores r under a new sequence in its token's bucket and returns the sequence.
-func putReceipt(tx *bolt.Tx, r *Receipt) (uint64, error) {
+// putReceipt stores the receipt record rec under a new sequence in tokenID's bucket.
+func putReceipt(tx *bolt.Tx, tokenID string, rec []byte) (uint64, error) {
 	root := tx.Bucket(bucketReceipts)
 	seq, err := root.NextSequence()
 	if err != nil {
 		return 0, &writeError{err}
 	}
-	b, err := root.CreateBucketIfNotExists([]byte(r.TokenID))
+	b, err := root.CreateBucketIfNotExists([]byte(tokenID))
 	if err != nil {
 		return 0, &writeError{err}
 	}
 	b.FillPercent = 0.9
-	rec, _ := r.AppendBinary(nil)
 	return seq, put(b, u64(seq), rec)
 }
 
@@ -226,8 +230,19 @@ func (s *Store) AckCallback(seq uint64, done func(error)) {
 	}})
 }
 
-// RetryCallback records a failed attempt (Attempts+1, LastError) and schedules the next at next.
+// RetryCallback records a failed attempt (Attempts+1, LastError, LastAttempt = now) and schedules
+// the next at next. ErrNotFound when the callback is not queued.
 func (s *Store) RetryCallback(seq uint64, next time.Time, lastErr string, done func(error)) {
+	s.rescheduleCallback(seq, next, true, lastErr, done)
+}
+
+// DeferCallback moves a queued callback to next without counting an attempt (for example while
+// the receiving host is saturated). ErrNotFound when the callback is not queued.
+func (s *Store) DeferCallback(seq uint64, next time.Time, done func(error)) {
+	s.rescheduleCallback(seq, next, false, "", done)
+}
+
+func (s *Store) rescheduleCallback(seq uint64, next time.Time, attempt bool, lastErr string, done func(error)) {
 	if err := checkTime("next", next); err != nil {
 		go done(err)
 		return
@@ -243,8 +258,11 @@ func (s *Store) RetryCallback(seq uint64, next time.Time, lastErr string, done f
 		if err := del(due, timeKey(c.NextAttempt, seq)); err != nil {
 			return err
 		}
-		c.Attempts++
-		c.LastError = lastErr
+		if attempt {
+			c.Attempts++
+			c.LastError = lastErr
+			c.LastAttempt = time.Now()
+		}
 		c.NextAttempt = next
 		rec, _ := c.AppendBinary(nil)
 		if err := put(cbs, u64(seq), rec); err != nil {
@@ -254,8 +272,8 @@ func (s *Store) RetryCallback(seq uint64, next time.Time, lastErr string, done f
 	}})
 }
 
-// GiveUpCallback takes a callback out of the queue for good (Attempts+1, LastError = reason) and
-// keeps it in the failed list (FailedCallbacks) for inspection.
+// GiveUpCallback takes a callback out of the queue for good (Attempts+1, LastError = reason,
+// LastAttempt = now) and keeps it in the failed list (FailedCallbacks, CallbackFailures).
 func (s *Store) GiveUpCallback(seq uint64, reason string, done func(error)) {
 	reason = truncate(reason, maxString)
 	s.enqueue(op{done: done, apply: func(tx *bolt.Tx, d *delta) error {
@@ -272,6 +290,7 @@ func (s *Store) GiveUpCallback(seq uint64, reason string, done func(error)) {
 		}
 		c.Attempts++
 		c.LastError = reason
+		c.LastAttempt = time.Now()
 		rec, _ := c.AppendBinary(nil)
 		d.callbacks--
 		d.cbFailed++
@@ -299,6 +318,18 @@ func (s *Store) FailedCallbacks(tokenID string, limit int) ([]Callback, error) {
 		})
 	})
 	return out, err
+}
+
+// CallbackFailures summarises the callbacks of tokenID that gave up: how many, and the time and
+// reason of the latest (for `smppd token show`).
+func (s *Store) CallbackFailures(tokenID string) (n int, lastAt time.Time, lastReason string, err error) {
+	failed, err := s.FailedCallbacks(tokenID, 0)
+	for _, c := range failed {
+		if !c.LastAttempt.Before(lastAt) {
+			lastAt, lastReason = c.LastAttempt, c.LastError
+		}
+	}
+	return len(failed), lastAt, lastReason, err
 }
 
 func truncate(s string, max int) string {

@@ -410,7 +410,7 @@ func TestDueIndexAndTransitions(t *testing.T) {
 	}
 	if len(rs) != 2 || rs[0].State != pdu.StateEnroute || rs[1].State != pdu.StateDelivered ||
 		rs[0].Seq >= rs[1].Seq || rs[1].MessageID != early.ID || rs[1].Message.Body != nil ||
-		string(rs[1].Message.Text) != "hello" {
+		string(rs[1].Message.Text) != "hello" || rs[1].Message.Dest != early.Dest || !rs[1].Message.Final {
 		t.Fatalf("Receipts(tokA) = %+v", rs)
 	}
 	if more, _ := s.Receipts("tokA", rs[0].Seq, 10); len(more) != 1 || more[0].Seq != rs[1].Seq {
@@ -492,6 +492,15 @@ func TestCallbackQueue(t *testing.T) {
 		cbs[1].Attempts != 1 || cbs[1].LastError != "HTTP 503" || !cbs[1].FirstAttempt.Equal(first.FirstAttempt) {
 		t.Fatalf("DueCallbacks(now+1h) = %+v, want third, then the retried first", cbs)
 	}
+	if err := wait(t, func(done func(error)) { s.DeferCallback(cbs[0].Seq, now.Add(2*time.Hour), done) }); err != nil {
+		t.Fatal(err)
+	}
+	if cbs, _ := s.DueCallbacks(now.Add(time.Hour), 0); len(cbs) != 1 || cbs[0].Seq != first.Seq {
+		t.Errorf("DueCallbacks(now+1h) after DeferCallback = %+v, want only the retried first", cbs)
+	}
+	if cbs, _ := s.DueCallbacks(now.Add(2*time.Hour), 0); len(cbs) != 2 || cbs[1].Attempts != 0 {
+		t.Errorf("DueCallbacks(now+2h) = %+v, want the deferred one back with no attempt counted", cbs)
+	}
 	if err := wait(t, func(done func(error)) { s.GiveUpCallback(first.Seq, "HTTP 410", done) }); err != nil {
 		t.Fatal(err)
 	}
@@ -501,6 +510,12 @@ func TestCallbackQueue(t *testing.T) {
 	failed, _ := s.FailedCallbacks("tok", 0)
 	if len(failed) != 1 || failed[0].Seq != first.Seq || failed[0].LastError != "HTTP 410" || failed[0].Attempts != 2 {
 		t.Errorf("FailedCallbacks() = %+v", failed)
+	}
+	if n, at, reason, err := s.CallbackFailures("tok"); n != 1 || at.IsZero() || reason != "HTTP 410" || err != nil {
+		t.Errorf("CallbackFailures(tok) = %d %v %q %v", n, at, reason, err)
+	}
+	if n, _, _, _ := s.CallbackFailures("other"); n != 0 {
+		t.Errorf("CallbackFailures(other) = %d, want 0", n)
 	}
 	if st := s.Stats(); st.Callbacks != 1 || st.CallbacksFailed != 1 {
 		t.Errorf("Stats() = %+v, want 1 callback, 1 failed", st)
@@ -716,5 +731,58 @@ func TestExpireReceiptsInChunks(t *testing.T) {
 	}
 	if st := s.Stats(); st.Receipts != 1 {
 		t.Errorf("Stats().Receipts = %d, want 1", st.Receipts)
+	}
+}
+
+func TestSubmitFinal(t *testing.T) {
+	path := newPath(t)
+	s := openTest(t, path, Options{})
+	final := testMsg(s, "tok", true)
+	if err := wait(t, func(done func(error)) {
+		s.SubmitFinal(final, Transition{State: pdu.StateUndeliverable, ErrCode: "001", NetworkError: [3]byte{3, 0, 1},
+			At: t0, Receipt: true, Callback: "https://cb.example/"}, done)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// 9006: ENROUTE at once, DELIVRD due later.
+	inter := testMsg(s, "tok", true)
+	if err := wait(t, func(done func(error)) {
+		s.SubmitFinal(inter, Transition{State: pdu.StateEnroute, At: t0, Receipt: true, NextDue: t0.Add(time.Minute)}, done)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := wait(t, func(done func(error)) { s.SubmitFinal(final, Transition{State: pdu.StateDelivered}, done) }); !errors.Is(err, ErrExists) {
+		t.Errorf("SubmitFinal(same id) = %v, want ErrExists", err)
+	}
+	if err := wait(t, func(done func(error)) { s.SubmitFinal(testMsg(s, "tok", true), Transition{ID: 1}, done) }); !errors.Is(err, ErrInvalid) {
+		t.Errorf("SubmitFinal(other id) = %v, want ErrInvalid", err)
+	}
+	s.Close()
+	s = openTest(t, path, Options{})
+
+	got, err := s.Get(final.ID)
+	if err != nil || !got.Final || got.State != pdu.StateUndeliverable || !got.DoneAt.Equal(t0) || got.Outbox || !got.DueAt.IsZero() {
+		t.Errorf("Get(final) = %+v, %v", got, err)
+	}
+	got, err = s.Get(inter.ID)
+	if err != nil || got.Final || got.State != pdu.StateEnroute || !got.DueAt.Equal(t0.Add(time.Minute)) {
+		t.Errorf("Get(intermediate) = %+v, %v", got, err)
+	}
+	if due, _ := s.Due(t0.Add(time.Hour), 0); len(due) != 1 || due[0].ID != inter.ID {
+		t.Errorf("Due() = %v, want only the intermediate one", ids(due))
+	}
+	rs, _ := s.Receipts("tok", 0, 0)
+	if len(rs) != 2 || rs[0].MessageID != final.ID || rs[0].Message.NetworkError != [3]byte{3, 0, 1} ||
+		rs[0].ErrCode != "001" || rs[1].State != pdu.StateEnroute {
+		t.Errorf("Receipts() = %+v", rs)
+	}
+	if cbs, _ := s.DueCallbacks(time.Now(), 0); len(cbs) != 1 || cbs[0].Receipt.Seq != rs[0].Seq || cbs[0].Receipt.State != pdu.StateUndeliverable {
+		t.Errorf("DueCallbacks() = %+v, want the final one, linked to its receipt", cbs)
+	}
+	if err := transition(t, s, Transition{ID: final.ID, State: pdu.StateDelivered}); !errors.Is(err, ErrFinal) {
+		t.Errorf("Transition(after SubmitFinal) = %v, want ErrFinal", err)
+	}
+	if st := s.Stats(); st.Messages != 2 || st.Pending != 1 || st.Receipts != 2 || st.Callbacks != 1 || st.Outbox != 0 {
+		t.Errorf("Stats() = %+v", st)
 	}
 }
