@@ -43,7 +43,8 @@ func (c *Client) Call(ctx context.Context, op string, args, result any) error {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "unix", c.SocketPath)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) {
+		// No socket file, a stale one, or no such directory: no daemon.
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOTDIR) {
 			return fmt.Errorf("%w: %s", ErrNoDaemon, c.SocketPath)
 		}
 		return fmt.Errorf("admin: connect to %s: %w", c.SocketPath, err)
