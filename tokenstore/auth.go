@@ -156,6 +156,10 @@ func (s *Store) backgroundFlush() {
 // flushBinds writes buffered last-bind times. It does not change a
 // token's revision or updated_at: a bind is not an edit.
 func (s *Store) flushBinds() error {
+	// flushMu makes Close wait for a background flush in progress, and a
+	// background flush that starts after Close find nothing to write.
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
 	s.bindMu.Lock()
 	pending := s.pendingBinds
 	s.pendingBinds = make(map[string]time.Time)

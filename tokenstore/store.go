@@ -106,6 +106,7 @@ type Store struct {
 	cache   map[string]cacheEntry // token id → last successful verification
 	macKey  []byte                // keys the password MACs in cache; per process
 
+	flushMu      sync.Mutex
 	bindMu       sync.Mutex
 	pendingBinds map[string]time.Time
 	bindTimer    *time.Timer
