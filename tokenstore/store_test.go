@@ -584,7 +584,10 @@ func TestNoSecretsOnDisk(t *testing.T) {
 			}
 		}
 		// The random part of an API key must not be there either.
-		if i := strings.LastIndexByte(sec, '_'); i > 0 && bytes.Contains(raw, []byte(sec[i+5:])) {
+		if rest, ok := strings.CutPrefix(sec, APIKeyLive); ok && bytes.Contains(raw, []byte(rest[4:])) {
+			t.Errorf("%s holds the random part of %q", DBFile, sec)
+		}
+		if rest, ok := strings.CutPrefix(sec, APIKeyTest); ok && bytes.Contains(raw, []byte(rest[4:])) {
 			t.Errorf("%s holds the random part of %q", DBFile, sec)
 		}
 	}
