@@ -86,9 +86,23 @@ func TestHistogramMergeEqualsRecordingAll(t *testing.T) {
 		}
 	}
 	a.Merge(&b)
-	if a != all {
+	same := a.Count() == all.Count() && a.Min() == all.Min() && a.Max() == all.Max()
+	for q := 0.0; q <= 1; q += 0.001 {
+		same = same && a.Quantile(q) == all.Quantile(q)
+	}
+	if !same {
 		t.Errorf("merged histogram differs from one that recorded everything: count %d vs %d, p99 %v vs %v",
 			a.Count(), all.Count(), a.Quantile(0.99), all.Quantile(0.99))
+	}
+}
+
+func TestHistogramResetForgetsValues(t *testing.T) {
+	var h Histogram
+	h.Record(time.Second)
+	h.Reset()
+	h.Record(time.Millisecond)
+	if h.Count() != 1 || h.Max() != time.Millisecond || h.Quantile(1) != time.Millisecond || h.Quantile(0.5) > time.Millisecond {
+		t.Errorf("after Reset and one value: count %d, max %v, p50 %v", h.Count(), h.Max(), h.Quantile(0.5))
 	}
 }
 

@@ -29,9 +29,9 @@ type Result struct {
 	Errors     map[string]uint64 // submit_sm_resp by non-OK status name (ESME_RTHROTTLED ...)
 	Unanswered uint64            // submit_sm without a response when the run ended
 	Stray      uint64            // responses whose sequence_number matched no outstanding request
-	// SessionErrors says why sessions ended early (read or write error,
-	// server unbind), one entry per session.
-	SessionErrors []string
+	// SessionErrors counts the sessions that ended early (read or write
+	// error, server unbind) by reason.
+	SessionErrors map[string]int
 	Duration      time.Duration // from the end of the warmup to the last response
 
 	Latency *Histogram // submit (scheduled send time) → submit_sm_resp
@@ -139,7 +139,7 @@ type jsonResult struct {
 	Errors            map[string]uint64 `json:"errors"`
 	Unanswered        uint64            `json:"unanswered"`
 	Stray             uint64            `json:"stray_responses"`
-	SessionErrors     []string          `json:"session_errors,omitempty"`
+	SessionErrors     map[string]int    `json:"session_errors,omitempty"`
 	DurationS         float64           `json:"duration_s"`
 	MsgsPerS          float64           `json:"msgs_per_s"`
 	Receipts          uint64            `json:"receipts"`
@@ -195,8 +195,8 @@ func (r *Result) WriteText(w io.Writer) error {
 	if r.Stray > 0 {
 		ew.printf("  stray responses      %d\n", r.Stray)
 	}
-	for _, e := range r.SessionErrors {
-		ew.printf("  session ended: %s\n", e)
+	for _, e := range slices.Sorted(maps.Keys(r.SessionErrors)) {
+		ew.printf("  %d session(s) ended early: %s\n", r.SessionErrors[e], e)
 	}
 	ew.printf("submit latency  %s\n", formatPercentiles(r.Latency))
 	if r.ReceiptsAsked {

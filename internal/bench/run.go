@@ -327,7 +327,10 @@ func (c *collector) result() *Result {
 		lastResp = max(lastResp, s.lastResp.Load())
 		lastReceipt = max(lastReceipt, s.lastReceipt.Load())
 		if err := s.readErr(); err != nil {
-			res.SessionErrors = append(res.SessionErrors, fmt.Sprintf("bind %d: %v", s.idx+1, err))
+			if res.SessionErrors == nil {
+				res.SessionErrors = make(map[string]int)
+			}
+			res.SessionErrors[err.Error()]++
 		}
 	}
 	res.Duration = time.Duration(max(0, lastResp-c.measureStart))
