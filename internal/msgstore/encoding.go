@@ -22,7 +22,8 @@ const (
 // Limits checked before a value is queued, far above anything SMPP carries, so that a record is
 // always decodable and always fits a bbolt value.
 const (
-	maxString = 1 << 10  // token ids, addresses, service types, error codes, URLs
+	maxToken  = 255      // token ids: one length byte in receipt keys
+	maxString = 1 << 10  // addresses, service types, error codes, URLs
 	maxBytes  = 64 << 10 // Body (a PDU body is capped at 64 KiB by the reader) and Text
 )
 
@@ -86,10 +87,13 @@ func (m *Message) validate() error {
 	if m.TokenID == "" {
 		return fmt.Errorf("%w: empty token id", ErrInvalid)
 	}
+	if err := checkString("token id", m.TokenID, maxToken); err != nil {
+		return err
+	}
 	for _, c := range []struct {
 		name string
 		s    string
-	}{{"token id", m.TokenID}, {"source", m.Source.Addr}, {"destination", m.Dest.Addr},
+	}{{"source", m.Source.Addr}, {"destination", m.Dest.Addr},
 		{"service type", m.ServiceType}, {"error code", m.ErrCode}} {
 		if err := checkString(c.name, c.s, maxString); err != nil {
 			return err

@@ -1,6 +1,8 @@
 package msgstore
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -39,19 +41,37 @@ type Callback struct {
 	LastAttempt  time.Time // when RetryCallback or GiveUpCallback last recorded an attempt
 }
 
-// putReceipt stores the receipt record rec under a new sequence in tokenID's bucket.
+// receiptKey is len(token) ‖ token ‖ seq: one flat bucket holds every token's queue, each a
+// contiguous key range in seq order (a bucket per token would cost a nested-bucket open and an
+// inline-bucket rewrite per receipt).
+func receiptKey(tokenID string, seq uint64) []byte {
+	k := make([]byte, 0, 1+len(tokenID)+8)
+	k = append(k, byte(len(tokenID)))
+	k = append(k, tokenID...)
+	return binary.BigEndian.AppendUint64(k, seq)
+}
+
+// receiptPrefix is the key prefix of tokenID's queue.
+func receiptPrefix(tokenID string) []byte {
+	return append([]byte{byte(len(tokenID))}, tokenID...)
+}
+
+// splitReceiptKey returns the token and seq of a receipt key.
+func splitReceiptKey(k []byte) (token []byte, seq uint64, ok bool) {
+	if len(k) < 9 || int(k[0]) != len(k)-9 {
+		return nil, 0, false
+	}
+	return k[1 : len(k)-8], binary.BigEndian.Uint64(k[len(k)-8:]), true
+}
+
+// putReceipt stores the receipt record rec under a new sequence in tokenID's queue.
 func putReceipt(tx *bolt.Tx, tokenID string, rec []byte) (uint64, error) {
-	root := tx.Bucket(bucketReceipts)
-	seq, err := root.NextSequence()
+	b := tx.Bucket(bucketReceipts)
+	seq, err := b.NextSequence()
 	if err != nil {
 		return 0, &writeError{err}
 	}
-	b, err := root.CreateBucketIfNotExists([]byte(tokenID))
-	if err != nil {
-		return 0, &writeError{err}
-	}
-	b.FillPercent = 0.9
-	return seq, put(b, u64(seq), rec)
+	return seq, put(b, receiptKey(tokenID, seq), rec)
 }
 
 // putCallback stores c under a new sequence with its schedule entry.
@@ -73,20 +93,17 @@ func putCallback(tx *bolt.Tx, c *Callback) error {
 // limit <= 0 means no limit.
 func (s *Store) Receipts(tokenID string, afterSeq uint64, limit int) ([]Receipt, error) {
 	var out []Receipt
-	if afterSeq == ^uint64(0) {
+	if afterSeq == ^uint64(0) || len(tokenID) > maxToken {
 		return nil, nil
 	}
+	prefix := receiptPrefix(tokenID)
 	err := s.view(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketReceipts).Bucket([]byte(tokenID))
-		if b == nil {
-			return nil
-		}
-		c := b.Cursor()
-		for k, v := c.Seek(u64(afterSeq + 1)); k != nil; k, v = c.Next() {
+		c := tx.Bucket(bucketReceipts).Cursor()
+		for k, v := c.Seek(receiptKey(tokenID, afterSeq+1)); k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8; k, v = c.Next() {
 			if limit > 0 && len(out) >= limit {
 				break
 			}
-			r := Receipt{Seq: beUint64(k)}
+			r := Receipt{Seq: binary.BigEndian.Uint64(k[len(prefix):])}
 			if err := r.UnmarshalBinary(v); err != nil {
 				return fmt.Errorf("receipt %s/%d: %w", tokenID, r.Seq, err)
 			}
@@ -99,13 +116,18 @@ func (s *Store) Receipts(tokenID string, afterSeq uint64, limit int) ([]Receipt,
 
 // AckReceipt removes a delivered receipt. ErrNotFound when it is not queued (acked or expired).
 func (s *Store) AckReceipt(tokenID string, seq uint64, done func(error)) {
+	if len(tokenID) > maxToken {
+		go done(fmt.Errorf("%w: receipt %s/%d", ErrNotFound, tokenID, seq))
+		return
+	}
+	key := receiptKey(tokenID, seq)
 	s.enqueue(op{done: done, apply: func(tx *bolt.Tx, d *delta) error {
-		b := tx.Bucket(bucketReceipts).Bucket([]byte(tokenID))
-		if b == nil || b.Get(u64(seq)) == nil {
+		b := tx.Bucket(bucketReceipts)
+		if b.Get(key) == nil {
 			return fmt.Errorf("%w: receipt %s/%d", ErrNotFound, tokenID, seq)
 		}
 		d.receipts--
-		return del(b, u64(seq))
+		return del(b, key)
 	}})
 }
 
@@ -124,27 +146,24 @@ func (s *Store) ExpireReceipts(olderThan time.Time) (int, error) {
 		var n int
 		err := s.doSync(func(tx *bolt.Tx, d *delta) error {
 			n = 0
-			root := tx.Bucket(bucketReceipts)
-			type entry struct{ token, key []byte }
-			var expired []entry
-			err := root.ForEachBucket(func(token []byte) error {
-				c := root.Bucket(token).Cursor()
-				for k, v := c.First(); k != nil && len(expired) < expireChunk; k, v = c.Next() {
-					var r Receipt
-					if err := r.UnmarshalBinary(v); err == nil && !r.QueuedAt.Before(olderThan) {
-						break
-					}
-					// An undecodable receipt can never be delivered: it expires too.
-					expired = append(expired, entry{token, k})
+			b := tx.Bucket(bucketReceipts)
+			var expired [][]byte
+			c := b.Cursor()
+			for k, v := c.First(); k != nil && len(expired) < expireChunk; {
+				var r Receipt
+				if err := r.UnmarshalBinary(v); err == nil && !r.QueuedAt.Before(olderThan) {
+					// The rest of this token's queue is younger: skip to the next token.
+					token, _, _ := splitReceiptKey(k)
+					k, v = c.Seek(append(receiptPrefix(string(token)), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0))
+					continue
 				}
-				return nil
-			})
-			if err != nil {
-				return err
+				// An undecodable receipt can never be delivered: it expires too.
+				expired = append(expired, k)
+				k, v = c.Next()
 			}
 			// Delete after the scan: keys must not be deleted under a running cursor loop.
-			for _, e := range expired {
-				if err := del(root.Bucket(e.token), e.key); err != nil {
+			for _, k := range expired {
+				if err := del(b, k); err != nil {
 					return err
 				}
 			}
@@ -159,17 +178,20 @@ func (s *Store) ExpireReceipts(olderThan time.Time) (int, error) {
 	}
 }
 
-// PendingTokens returns the tokens that have queued receipts, in byte order.
+// PendingTokens returns the tokens that have queued receipts, ordered by length, then bytes.
 func (s *Store) PendingTokens() ([]string, error) {
 	var out []string
 	err := s.view(func(tx *bolt.Tx) error {
-		root := tx.Bucket(bucketReceipts)
-		return root.ForEachBucket(func(k []byte) error {
-			if first, _ := root.Bucket(k).Cursor().First(); first != nil {
-				out = append(out, string(k))
+		c := tx.Bucket(bucketReceipts).Cursor()
+		for k, _ := c.First(); k != nil; {
+			token, _, ok := splitReceiptKey(k)
+			if !ok {
+				return fmt.Errorf("%w: receipt key %x", ErrCorrupt, k)
 			}
-			return nil
-		})
+			out = append(out, string(token))
+			k, _ = c.Seek(append(receiptPrefix(string(token)), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0))
+		}
+		return nil
 	})
 	return out, err
 }

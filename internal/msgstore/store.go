@@ -77,7 +77,7 @@ var (
 	bucketMessages  = []byte("messages")        // id → message record
 	bucketDue       = []byte("due")             // event time ‖ id → nil: pending test-mode messages
 	bucketOutbox    = []byte("outbox")          // id → nil: live messages waiting for the upstream connector
-	bucketReceipts  = []byte("receipts")        // token id → bucket of seq → receipt record; NextSequence is the seq
+	bucketReceipts  = []byte("receipts")        // receiptKey(token, seq) → receipt record; NextSequence is the seq
 	bucketCallbacks = []byte("callbacks")       // seq → callback record; NextSequence is the seq
 	bucketCbDue     = []byte("callback_due")    // next attempt ‖ seq → nil
 	bucketCbFailed  = []byte("callback_failed") // seq → callback record of a callback that gave up
@@ -347,11 +347,7 @@ func countRows(tx *bolt.Tx) delta {
 	st.outbox = tx.Bucket(bucketOutbox).Stats().KeyN
 	st.callbacks = tx.Bucket(bucketCbDue).Stats().KeyN
 	st.cbFailed = tx.Bucket(bucketCbFailed).Stats().KeyN
-	rb := tx.Bucket(bucketReceipts)
-	_ = rb.ForEachBucket(func(k []byte) error {
-		st.receipts += rb.Bucket(k).Stats().KeyN
-		return nil
-	})
+	st.receipts = tx.Bucket(bucketReceipts).Stats().KeyN
 	return st
 }
 

@@ -717,6 +717,12 @@ func TestExpireReceiptsInChunks(t *testing.T) {
 	if err := transition(t, s, Transition{ID: young.ID, State: pdu.StateDelivered, Receipt: true}); err != nil {
 		t.Fatal(err)
 	}
+	if toks, _ := s.PendingTokens(); len(toks) != 2 || toks[0] != "tok0" || toks[1] != "tok1" {
+		t.Errorf("PendingTokens() = %v, want [tok0 tok1]", toks)
+	}
+	if rs, _ := s.Receipts("tok1", 0, 0); len(rs) != 3 {
+		t.Errorf("Receipts(tok1) = %d receipts, want 3", len(rs))
+	}
 	batches := s.Stats().CommitBatches
 	n, err := s.ExpireReceipts(cut.Add(time.Nanosecond))
 	if err != nil || n != 7 {
