@@ -32,9 +32,11 @@ type Server struct {
 	// ClientTLSConfig trusts the server's certificate; set by StartTLS.
 	ClientTLSConfig *tls.Config
 
-	t       testing.TB
-	started bool
-	served  chan error
+	t        testing.TB
+	started  bool
+	served   chan struct{} // closed when Serve returned
+	serveErr error
+	closed   bool
 }
 
 // NewServer starts a server with handler h and authenticator auth on
@@ -63,7 +65,7 @@ func NewUnstartedServer(t testing.TB, h smppd.Handler, auth smppd.Authenticator)
 		Addr:     l.Addr().String(),
 		Listener: l,
 		t:        t,
-		served:   make(chan error, 1),
+		served:   make(chan struct{}),
 	}
 	t.Cleanup(s.Close)
 	return s
@@ -95,18 +97,24 @@ func (s *Server) start(serve func() error) {
 		s.t.Fatal("smppdtest: server started twice")
 	}
 	s.started = true
-	go func() { s.served <- serve() }()
+	go func() {
+		s.serveErr = serve()
+		close(s.served)
+	}()
 }
 
 // Close closes the server and its sessions at once and waits for every
 // session goroutine to return (at most 10 s, then the test fails). It is
 // called by t.Cleanup; calling it earlier is fine.
 func (s *Server) Close() {
+	if s.closed {
+		return
+	}
+	s.closed = true
 	s.Server.Close()
 	s.Listener.Close()
 	if s.started {
-		s.started = false
-		if err := <-s.served; !errors.Is(err, smppd.ErrServerClosed) {
+		if err := s.ServeErr(); !errors.Is(err, smppd.ErrServerClosed) {
 			s.t.Errorf("smppdtest: Serve() = %v, want ErrServerClosed", err)
 		}
 	}
@@ -119,8 +127,12 @@ func (s *Server) Close() {
 	}
 }
 
-// Served returns the channel that receives Serve's result.
-func (s *Server) Served() <-chan error { return s.served }
+// ServeErr waits for Serve to return (after Shutdown or Close) and
+// returns its error.
+func (s *Server) ServeErr() error {
+	<-s.served
+	return s.serveErr
+}
 
 // selfSigned makes an ECDSA certificate for 127.0.0.1 and a pool that
 // trusts it.
