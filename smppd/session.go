@@ -33,6 +33,10 @@ const (
 // writes; a burst that grew one past it is left to the garbage collector.
 const maxKeptBuffer = 1 << 20
 
+// lingerTimeout is how long a session that said its last word waits for
+// the client to close before closing itself.
+const lingerTimeout = 500 * time.Millisecond
+
 // readBufferSize is the read buffer of a session.
 const readBufferSize = 16 << 10
 
@@ -343,6 +347,13 @@ func (s *Session) closeAfterFlush(reason CloseReason) {
 // which ends both loops.
 func (s *Session) closeNow(reason CloseReason) {
 	s.closeOnce.Do(func() {
+		s.outMu.Lock()
+		if s.drain != ReasonNone {
+			// The close was decided before this one noticed it (the
+			// client's EOF after our unbind_resp, say).
+			reason = s.drain
+		}
+		s.outMu.Unlock()
 		// No s.mu here: closeNow is called with s.mu held (a slow
 		// consumer found by queue inside Send or tick).
 		s.reason.Store(uint32(reason))
@@ -356,6 +367,32 @@ func (s *Session) closeNow(reason CloseReason) {
 		// close_notify and may block on a peer that does not read.
 		s.rawConn.Close()
 	})
+}
+
+func (s *Session) draining() bool {
+	s.outMu.Lock()
+	defer s.outMu.Unlock()
+	return s.drain != ReasonNone
+}
+
+// lingerClose ends a session whose last answers are written: it sends FIN
+// (and TLS close_notify) first and closes when the client closes its side
+// or after lingerTimeout, so that the client reads the answers before any
+// reset.
+func (s *Session) lingerClose(reason CloseReason) {
+	if tc, ok := s.conn.(*tls.Conn); ok && tc.ConnectionState().HandshakeComplete {
+		tc.SetWriteDeadline(time.Now().Add(lingerTimeout))
+		tc.CloseWrite()
+	}
+	if cw, ok := s.rawConn.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+		t := time.NewTimer(lingerTimeout)
+		select {
+		case <-s.done:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	s.closeNow(reason)
 }
 
 func (s *Session) isClosed() bool {
@@ -400,6 +437,15 @@ func (s *Session) serve() {
 }
 
 func (s *Session) finish() {
+	if s.draining() {
+		// Let the write loop deliver the last answers and linger.
+		t := time.NewTimer(s.writeTimeout + lingerTimeout)
+		select {
+		case <-s.done:
+		case <-t.C:
+		}
+		t.Stop()
+	}
 	s.closeNow(ClientClosed) // no-op when a reason was recorded
 	<-s.writerDone
 	s.bg.Wait()
@@ -426,12 +472,15 @@ func (s *Session) finish() {
 // closes.
 func (s *Session) readLoop() {
 	// One read system call fills many pipelined PDUs.
-	r := pdu.NewReader(bufio.NewReaderSize(s.conn, readBufferSize), s.srv.MaxPDULen)
+	br := bufio.NewReaderSize(s.conn, readBufferSize)
+	r := pdu.NewReader(br, s.srv.MaxPDULen)
 	hook := s.srv.PDUHook
 	for {
 		h, body, err := r.ReadFrame()
 		if err != nil {
-			s.readFailed(h, err)
+			if s.readFailed(h, err) {
+				s.awaitDrain(br)
+			}
 			return
 		}
 		s.lastRead.Store(s.now())
@@ -439,14 +488,26 @@ func (s *Session) readLoop() {
 			hook(s, true, h)
 		}
 		if !s.dispatch(h, body) {
+			s.awaitDrain(br)
 			return
 		}
 	}
 }
 
-func (s *Session) readFailed(h pdu.Header, err error) {
+// awaitDrain discards input, which can no longer be trusted or is no
+// longer wanted, until the write loop has written the last answers and
+// closed the connection (or the client closed it). Reading on avoids the
+// reset that closing a socket with unread input sends, which can make the
+// client's kernel drop those last answers unread.
+func (s *Session) awaitDrain(r io.Reader) {
+	io.Copy(io.Discard, r)
+}
+
+// readFailed ends the session after a read error; it reports true when a
+// final generic_nack is being written.
+func (s *Session) readFailed(h pdu.Header, err error) bool {
 	if s.isClosed() {
-		return
+		return false
 	}
 	switch {
 	case errors.Is(err, pdu.ErrCmdLenTooShort), errors.Is(err, pdu.ErrCmdLenTooLong):
@@ -454,12 +515,7 @@ func (s *Session) readFailed(h pdu.Header, err error) {
 		s.log().Info("protocol error; closing", "session", s.id, "remote", s.RemoteAddr().String(), "err", err)
 		s.queue(h.Seq, status, genericNack)
 		s.closeAfterFlush(ProtocolError)
-		// Stop reading but let the write loop deliver the generic_nack.
-		select {
-		case <-s.done:
-		case <-time.After(s.writeTimeout):
-			s.closeNow(ProtocolError)
-		}
+		return true
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed),
 		errors.Is(err, syscall.ECONNRESET):
 		s.closeNow(ClientClosed)
@@ -467,6 +523,7 @@ func (s *Session) readFailed(h pdu.Header, err error) {
 		s.log().Info("read error", "session", s.id, "remote", s.RemoteAddr().String(), "err", err)
 		s.closeNow(ReadError)
 	}
+	return false
 }
 
 // dispatch handles one PDU on the read loop. It reports false when the
@@ -918,7 +975,7 @@ func (s *Session) flush() bool {
 			drain := s.drain
 			s.outMu.Unlock()
 			if drain != ReasonNone {
-				s.closeNow(drain)
+				s.lingerClose(drain)
 				return false
 			}
 			return true
