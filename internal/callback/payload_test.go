@@ -1,0 +1,45 @@
+package callback
+
+import (
+	"testing"
+	"time"
+
+	"github.com/smppd/smppd/internal/msgstore"
+	"github.com/smppd/smppd/pdu"
+)
+
+// TestEventJSON pins the wire form documented in doc.go and the README.
+func TestEventJSON(t *testing.T) {
+	var cb msgstore.Callback
+	cb.Seq = 42
+	cb.TokenID = "tok_8f3a"
+	cb.Attempts = 0
+	cb.Receipt.MessageID = 0x1000000000001c
+	cb.Receipt.State = pdu.StateUndeliverable
+	cb.Receipt.ErrCode = "001"
+	cb.Receipt.DoneAt = time.Date(2026, 11, 30, 0, 41, 9, 500e6, time.UTC)
+	m := &cb.Receipt.Message
+	m.Source = pdu.Address{TON: 5, Addr: "ACME"}
+	m.Dest = pdu.Address{TON: 1, NPI: 1, Addr: "34600000001"}
+	m.SubmitAt = time.Date(2026, 11, 30, 1, 41, 7, 123e6, time.FixedZone("CET", 3600))
+	m.TestMode = true
+	m.Concat.Ref, m.Concat.Total, m.Concat.Part = 7, 2, 1
+
+	b, err := marshal(NewEvent(cb, "acme <prod>", func(id uint64) string { return "msg-" + EventID(id, 0)[4:] }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `{"event_id":"evt_1000000000001c_2a","type":"message.status","attempt":1,"message_id":"msg-1000000000001c_0","token_id":"tok_8f3a","token_name":"acme <prod>","source":"ACME","destination":"34600000001","status":"UNDELIV","final":true,"error_code":"001","submitted_at":"2026-11-30T00:41:07.123Z","done_at":"2026-11-30T00:41:09.500Z","segment":{"ref":7,"total":2,"part":1},"test_mode":true}`
+	if string(b) != want {
+		t.Errorf("marshal() =\n%s\nwant\n%s", b, want)
+	}
+
+	// Not multipart: no segment; intermediate state: final false; empty err: "000".
+	cb.Receipt.Message.Concat.Total = 0
+	cb.Receipt.State = pdu.StateEnroute
+	cb.Receipt.ErrCode = ""
+	ev := NewEvent(cb, "", func(uint64) string { return "x" })
+	if ev.Segment != nil || ev.Final || ev.ErrorCode != "000" || ev.Status != "ENROUTE" {
+		t.Errorf("NewEvent() = %+v, want no segment, final false, error_code 000, status ENROUTE", ev)
+	}
+}

@@ -1,0 +1,679 @@
+package callback
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/smppd/smppd/internal/msgstore"
+)
+
+// Errors.
+var (
+	// ErrTokenNotFound is what a Tokens implementation returns (possibly wrapped) for a
+	// token that no longer exists; its pending callbacks are given up.
+	ErrTokenNotFound = errors.New("callback: token not found")
+	// ErrStarted is returned by Start on a Sender that was already started.
+	ErrStarted = errors.New("callback: sender already started")
+)
+
+// Store is the part of *msgstore.Store the sender uses: the durable callback queue.
+// Writes are asynchronous; done is called exactly once, after the commit.
+//
+// If the store also has a method NextCallback() (time.Time, bool) returning the
+// earliest NextAttempt, the sender uses it to arm its timer; otherwise it asks
+// DueCallbacks for the single oldest entry, which is the same thing.
+type Store interface {
+	DueCallbacks(now time.Time, limit int) ([]msgstore.Callback, error)
+	AckCallback(seq uint64, done func(error))
+	RetryCallback(seq uint64, next time.Time, lastErr string, done func(error))
+	GiveUpCallback(seq uint64, reason string, done func(error))
+}
+
+// Tokens gives the sender what it needs to know about a token at send time. It is
+// asked once per attempt, so a rotated secret or a changed URL applies to the very
+// next attempt, retries of old callbacks included.
+type Tokens interface {
+	CallbackToken(tokenID string) (Token, error)
+}
+
+// TokensFunc adapts a function to Tokens.
+type TokensFunc func(tokenID string) (Token, error)
+
+// CallbackToken calls f.
+func (f TokensFunc) CallbackToken(tokenID string) (Token, error) { return f(tokenID) }
+
+// Token is a token's callback settings as of now.
+type Token struct {
+	Name string
+	// URL is the token's current callback URL. It wins over the URL stored with the
+	// queued callback, so fixing a wrong URL rescues callbacks still pending. Empty
+	// means the operator removed it: pending callbacks are given up.
+	URL string
+	// Secret is the signing secret ("whsec_…"), used as the HMAC key as is.
+	Secret string
+}
+
+// Sender delivers queued callbacks: it POSTs each one, signed, to its token's URL and
+// records the outcome in the store (ack, retry with backoff, or give up).
+//
+// Fields must be set before Start and not changed after; zero values are replaced by
+// the documented defaults. A Sender is started once; Notify is safe to call at any
+// time from any goroutine, before Start and after Stop included.
+type Sender struct {
+	Store  Store  // required
+	Tokens Tokens // required
+
+	// Client sends the requests. nil: a client with keep-alive connection reuse that
+	// does not follow redirects (a 3xx is a client error, as with most webhook senders).
+	Client *http.Client
+	// RequestTimeout bounds one attempt, connect to last body byte (default 10s).
+	RequestTimeout time.Duration
+	// RetryFor is how long, from enqueue, retryable failures are retried before the
+	// callback is given up (default 24h).
+	RetryFor time.Duration
+	// MaxClientErrorAttempts is the number of attempts after which a 4xx answer
+	// (other than 408 and 429) gives the callback up (default 3).
+	MaxClientErrorAttempts int
+	// BaseBackoff and MaxBackoff shape the retry delay: min(MaxBackoff, BaseBackoff·2^(n-1))
+	// with full jitter before retry n (defaults 1s and 1h). Retry-After overrides it.
+	BaseBackoff, MaxBackoff time.Duration
+	// Workers bounds the requests in flight for all receivers together (default 64).
+	Workers int
+	// PerHost bounds the requests in flight to one receiver host:port (default 4), so a
+	// receiver that hangs holds at most PerHost workers and the others keep flowing.
+	PerHost int
+	// BatchSize is how many due callbacks one scan reads (default max(256, 4·Workers)).
+	BatchSize int
+	// PollInterval is the safety-net rescan period when neither Notify nor a due
+	// retry wakes the sender (default 30s).
+	PollInterval time.Duration
+	// FormatMessageID renders a message id as submit_sm_resp did (default: decimal).
+	FormatMessageID func(id uint64) string
+	// UserAgent is sent with every request (default "smppd-callback/1").
+	UserAgent string
+
+	Observer Observer         // nil: no metrics
+	Logger   *slog.Logger     // nil: slog.Default()
+	Now      func() time.Time // scheduling clock (nil: time.Now); tests fake it for Retry-After
+
+	mu       sync.Mutex
+	started  bool
+	inflight map[uint64]struct{}   // seq attempted or being written; never read twice
+	hosts    map[string]*hostState // receiver hosts with a request in flight
+	// blockedSince: when each entry of the last scan was first seen blocked by its
+	// host's limit. Rebuilt every scan, so it never holds more than BatchSize entries.
+	blockedSince map[uint64]time.Time
+	// pass numbers the scans; justDone maps a seq whose outcome was written to the pass
+	// current then. A scan's read may predate that write (the entry still looks due),
+	// so a scan skips entries finished during or after its own start.
+	pass     uint64
+	justDone map[uint64]uint64
+	active   int // HTTP requests in flight in total
+	wake     chan struct{}
+	quit     chan struct{}
+	loopDone chan struct{}
+	ctx      context.Context // cancelled when Stop gives up waiting
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup // one per inflight entry, done after its store write
+	client   *http.Client
+	ownTrans *http.Transport
+	obs      Observer
+	log      *slog.Logger
+	next     func() (time.Time, bool)
+	wakeOnce sync.Once
+}
+
+// Stats is a point-in-time view of the sender (the queue depth itself is the store's:
+// msgstore.Stats().Callbacks).
+type Stats struct {
+	InFlight int // callbacks being attempted or having their outcome written
+	Active   int // HTTP requests in flight
+	Hosts    int // receiver hosts with a request in flight
+}
+
+// Stats returns current counters; safe for concurrent use (metrics scrape).
+func (s *Sender) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return Stats{InFlight: len(s.inflight), Active: s.active, Hosts: len(s.hosts)}
+}
+
+func (s *Sender) wakeCh() chan struct{} {
+	s.wakeOnce.Do(func() { s.wake = make(chan struct{}, 1) })
+	return s.wake
+}
+
+// Notify tells the sender that callbacks were enqueued. Call it after the enqueueing
+// store write committed (from its done callback): a scan before the commit would not
+// see them. It never blocks; many calls while a scan runs cost one more scan.
+func (s *Sender) Notify() {
+	select {
+	case s.wakeCh() <- struct{}{}:
+	default:
+	}
+}
+
+// Start applies defaults and starts the dispatcher. Callbacks already due (left by a
+// previous run) go out at once.
+func (s *Sender) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started {
+		return ErrStarted
+	}
+	if s.Store == nil || s.Tokens == nil {
+		return errors.New("callback: Sender needs Store and Tokens")
+	}
+	s.started = true
+	s.setDefaults()
+	s.inflight = make(map[uint64]struct{})
+	s.hosts = make(map[string]*hostState)
+	s.justDone = make(map[uint64]uint64)
+	s.wakeCh()
+	s.quit = make(chan struct{})
+	s.loopDone = make(chan struct{})
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	go s.loop(s.quit, s.wake)
+	return nil
+}
+
+func (s *Sender) setDefaults() {
+	if s.RequestTimeout <= 0 {
+		s.RequestTimeout = 10 * time.Second
+	}
+	if s.RetryFor <= 0 {
+		s.RetryFor = 24 * time.Hour
+	}
+	if s.MaxClientErrorAttempts <= 0 {
+		s.MaxClientErrorAttempts = 3
+	}
+	if s.BaseBackoff <= 0 {
+		s.BaseBackoff = time.Second
+	}
+	if s.MaxBackoff <= 0 {
+		s.MaxBackoff = time.Hour
+	}
+	s.MaxBackoff = max(s.MaxBackoff, s.BaseBackoff)
+	if s.Workers <= 0 {
+		s.Workers = 64
+	}
+	if s.PerHost <= 0 {
+		s.PerHost = 4
+	}
+	if s.BatchSize <= 0 {
+		s.BatchSize = max(256, 4*s.Workers)
+	}
+	if s.PollInterval <= 0 {
+		s.PollInterval = 30 * time.Second
+	}
+	if s.FormatMessageID == nil {
+		s.FormatMessageID = func(id uint64) string { return strconv.FormatUint(id, 10) }
+	}
+	if s.UserAgent == "" {
+		s.UserAgent = "smppd-callback/1"
+	}
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	s.obs = s.Observer
+	if s.obs == nil {
+		s.obs = nopObserver{}
+	}
+	s.log = s.Logger
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	s.client = s.Client
+	if s.client == nil {
+		s.ownTrans = &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: s.RequestTimeout, KeepAlive: 30 * time.Second}).DialContext,
+			ForceAttemptHTTP2:     true,
+			TLSHandshakeTimeout:   s.RequestTimeout,
+			MaxIdleConns:          s.Workers,
+			MaxIdleConnsPerHost:   s.PerHost,
+			IdleConnTimeout:       90 * time.Second,
+			ExpectContinueTimeout: time.Second,
+		}
+		s.client = &http.Client{
+			Transport:     s.ownTrans,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+	if nc, ok := s.Store.(interface{ NextCallback() (time.Time, bool) }); ok {
+		s.next = nc.NextCallback
+	} else {
+		s.next = s.oldestQueued
+	}
+}
+
+// Stop stops scanning, waits for the attempts in flight and their store writes, and
+// returns. When ctx ends first, requests still in flight are cancelled; their
+// callbacks stay queued unchanged and are sent again on the next Start (receivers
+// dedupe on event_id). Stop must return before the store is closed. It returns
+// ctx.Err() if it had to cancel requests.
+func (s *Sender) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	if !s.started || s.quit == nil {
+		s.mu.Unlock()
+		return nil
+	}
+	quit := s.quit
+	s.quit = nil
+	s.mu.Unlock()
+
+	close(quit)
+	<-s.loopDone // no new attempts after this
+	idle := make(chan struct{})
+	go func() { s.wg.Wait(); close(idle) }()
+	var err error
+	select {
+	case <-idle:
+	case <-ctx.Done():
+		err = ctx.Err()
+		s.cancel()
+		<-idle
+	}
+	s.cancel()
+	if s.ownTrans != nil {
+		s.ownTrans.CloseIdleConnections()
+	}
+	return err
+}
+
+func (s *Sender) loop(quit, wake <-chan struct{}) {
+	defer close(s.loopDone)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		timer.Reset(s.dispatch())
+		select {
+		case <-quit:
+			return
+		case <-wake:
+		case <-timer.C:
+		}
+	}
+}
+
+// Fairness thresholds (see dispatch). Unexported: they are about not starving other
+// receivers, not a knob operators need.
+const (
+	// stallAfter: a host with every PerHost slot busy and no request started or
+	// finished for this long is stalled (hung or very slow receiver).
+	stallAfter = time.Second
+	// maxBlockedWait: a due callback that waited this long behind its own host's
+	// PerHost limit is pushed back even if the host still makes progress, so a
+	// receiver slower than its token's traffic cannot hold the head of the queue.
+	maxBlockedWait = 5 * time.Second
+)
+
+// hostState tracks one receiver host:port with requests in flight.
+type hostState struct {
+	active   int       // HTTP requests in flight
+	progress time.Time // last time a request to it started or finished
+}
+
+// stalled reports whether h has been saturated without progress for stallAfter.
+func (s *Sender) stalled(h *hostState, now time.Time) bool {
+	return h.active >= s.PerHost && now.Sub(h.progress) >= stallAfter
+}
+
+// dispatch reads the due callbacks and starts an attempt for each one it can, within
+// the global and per-host limits, and returns how long to sleep unless woken.
+//
+// Fairness: the store returns due callbacks oldest first, BatchSize at a time. A
+// receiver that hangs holds its PerHost slots, and its due callbacks would stay at the
+// head of every scan and, once they fill a batch, hide every other token's callbacks
+// behind them. So when a scan returns a full batch and workers are free, the entries
+// blocked by their host's limit are pushed back (deferred, with backoff) if the host
+// is stalled or the entry has waited maxBlockedWait. A healthy host's burst is not
+// deferred: its entries go out as its slots free up.
+func (s *Sender) dispatch() time.Duration {
+	now := s.Now()
+	s.mu.Lock()
+	s.pass++
+	pass := s.pass
+	for seq, p := range s.justDone {
+		if p < pass { // written before this scan: its read sees the write
+			delete(s.justDone, seq)
+		}
+	}
+	full := s.active >= s.Workers
+	s.mu.Unlock()
+	if full {
+		return s.PollInterval // a finishing attempt wakes us
+	}
+	batch, err := s.Store.DueCallbacks(now, s.BatchSize)
+	if err != nil {
+		s.log.Error("callback: reading due callbacks", "err", err)
+		return time.Second
+	}
+	var blocked []msgstore.Callback
+	var blockedHosts []*hostState
+	s.mu.Lock()
+	for _, cb := range batch {
+		if _, ok := s.inflight[cb.Seq]; ok {
+			continue
+		}
+		if _, ok := s.justDone[cb.Seq]; ok {
+			continue
+		}
+		host := hostKey(cb.URL)
+		h := s.hosts[host]
+		if h != nil && h.active >= s.PerHost {
+			blocked = append(blocked, cb)
+			blockedHosts = append(blockedHosts, h)
+			continue
+		}
+		if s.active >= s.Workers {
+			full = true
+			break
+		}
+		if h == nil {
+			h = &hostState{}
+			s.hosts[host] = h
+		}
+		h.active++
+		h.progress = now
+		s.inflight[cb.Seq] = struct{}{}
+		s.active++
+		s.wg.Add(1)
+		go s.run(cb, host)
+	}
+	since := make(map[uint64]time.Time, len(blocked))
+	for _, cb := range blocked {
+		t, ok := s.blockedSince[cb.Seq]
+		if !ok {
+			t = now
+		}
+		since[cb.Seq] = t
+	}
+	s.blockedSince = since
+	var deferred []msgstore.Callback
+	var stalled []bool
+	var recheck time.Time // when a blocked entry becomes deferrable
+	if !full && len(batch) >= s.BatchSize {
+		for i, cb := range blocked {
+			h := blockedHosts[i]
+			if st := s.stalled(h, now); st || now.Sub(since[cb.Seq]) >= maxBlockedWait {
+				s.inflight[cb.Seq] = struct{}{}
+				s.wg.Add(1)
+				deferred = append(deferred, cb)
+				stalled = append(stalled, st)
+				continue
+			}
+			for _, t := range []time.Time{h.progress.Add(stallAfter), since[cb.Seq].Add(maxBlockedWait)} {
+				if recheck.IsZero() || t.Before(recheck) {
+					recheck = t
+				}
+			}
+		}
+	}
+	s.mu.Unlock()
+	for i, cb := range deferred {
+		s.deferBusy(cb, stalled[i], now)
+	}
+	d := s.sleep(now)
+	if !recheck.IsZero() {
+		d = min(d, max(recheck.Sub(now), time.Millisecond))
+	}
+	return d
+}
+
+// sleep returns the time until the earliest queued callback is due, capped by
+// PollInterval. An entry already due is in flight, blocked by its host or beyond
+// the free workers: a finishing attempt or write wakes the loop, not a timer.
+func (s *Sender) sleep(now time.Time) time.Duration {
+	t, ok := s.next()
+	if !ok {
+		return s.PollInterval
+	}
+	if d := t.Sub(now); d > 0 {
+		return min(d, s.PollInterval)
+	}
+	return s.PollInterval
+}
+
+// farFuture is later than any NextAttempt, and still representable in UnixNano
+// (stores key on it).
+var farFuture = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// oldestQueued is NextCallback for stores without it: the oldest entry of the
+// NextAttempt-ordered queue, whether due or not.
+func (s *Sender) oldestQueued() (time.Time, bool) {
+	cbs, err := s.Store.DueCallbacks(farFuture, 1)
+	if err != nil || len(cbs) == 0 {
+		return time.Time{}, false
+	}
+	return cbs[0].NextAttempt, true
+}
+
+// finish forgets seq once its outcome is written (or abandoned) and rescans: the
+// write may have freed a host slot or rescheduled the entry.
+func (s *Sender) finish(seq uint64) {
+	s.mu.Lock()
+	delete(s.inflight, seq)
+	s.justDone[seq] = s.pass
+	s.mu.Unlock()
+	s.wg.Done()
+	s.Notify()
+}
+
+func (s *Sender) release(host string) {
+	now := s.Now()
+	s.mu.Lock()
+	s.active--
+	if h := s.hosts[host]; h != nil {
+		h.progress = now
+		if h.active--; h.active <= 0 {
+			delete(s.hosts, host)
+		}
+	}
+	s.mu.Unlock()
+}
+
+// outcome is the result of one attempt.
+type outcome struct {
+	result     Result
+	detail     string        // for the store's lastErr / give-up reason
+	retryAfter time.Duration // from the answer's Retry-After
+	hasAfter   bool
+	giveUp     bool // permanent regardless of attempts (no token, no URL)
+	reason     GiveUpReason
+	abandoned  bool // cancelled by Stop: leave the entry as it is
+}
+
+func (s *Sender) run(cb msgstore.Callback, host string) {
+	o := s.attempt(cb)
+	s.release(host)
+	if o.abandoned {
+		s.finish(cb.Seq)
+		return
+	}
+	s.record(cb, o)
+}
+
+// attempt performs one delivery of cb.
+func (s *Sender) attempt(cb msgstore.Callback) outcome {
+	tok, err := s.Tokens.CallbackToken(cb.TokenID)
+	switch {
+	case errors.Is(err, ErrTokenNotFound):
+		return outcome{giveUp: true, reason: GiveUpNoToken, detail: "token not found"}
+	case err != nil:
+		return outcome{result: ResultInternal, detail: "token lookup: " + err.Error()}
+	case tok.URL == "":
+		return outcome{giveUp: true, reason: GiveUpNoURL, detail: "token has no callback URL"}
+	case tok.Secret == "":
+		return outcome{result: ResultInternal, detail: "token has no callback secret"}
+	}
+	if u, err := url.Parse(tok.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return outcome{giveUp: true, reason: GiveUpNoURL, detail: "invalid callback URL"}
+	}
+	body, err := marshal(NewEvent(cb, tok.Name, s.FormatMessageID))
+	if err != nil {
+		return outcome{result: ResultInternal, detail: "encoding: " + err.Error()}
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, s.RequestTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, tok.URL, bytes.NewReader(body))
+	if err != nil {
+		return outcome{giveUp: true, reason: GiveUpNoURL, detail: "invalid callback URL: " + err.Error()}
+	}
+	eventID := EventID(cb.Receipt.MessageID, cb.Seq)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", s.UserAgent)
+	req.Header.Set(EventIDHeader, eventID)
+	// Signed with the wall clock, not s.Now: receivers compare it with theirs.
+	req.Header.Set(SignatureHeader, Sign(tok.Secret, time.Now(), body))
+
+	start := time.Now()
+	resp, err := s.client.Do(req)
+	if err != nil {
+		d := time.Since(start)
+		if s.ctx.Err() != nil {
+			return outcome{abandoned: true}
+		}
+		r := ResultNetwork
+		var ne net.Error
+		if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+			r = ResultTimeout
+		}
+		s.obs.Attempt(r, d)
+		return outcome{result: r, detail: r.String() + ": " + trimURLError(err)}
+	}
+	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
+	// Drain a little more so the connection can be reused, never an unbounded amount.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	d := time.Since(start)
+	r := classify(resp.StatusCode)
+	s.obs.Attempt(r, d)
+	o := outcome{result: r}
+	if r != ResultSuccess {
+		o.detail = "HTTP " + strconv.Itoa(resp.StatusCode)
+		if t := strings.TrimSpace(strings.ToValidUTF8(string(snippet), "")); t != "" {
+			o.detail += ": " + t
+		}
+		o.retryAfter, o.hasAfter = parseRetryAfter(resp.Header.Get("Retry-After"), s.Now())
+	}
+	s.log.Debug("callback attempt", "seq", cb.Seq, "token", cb.TokenID, "event", eventID, "result", r.String(), "status", resp.StatusCode, "duration", d)
+	return o
+}
+
+// trimURLError drops the "Post \"url\": " prefix: the URL is known from the token.
+func trimURLError(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err.Error()
+	}
+	return err.Error()
+}
+
+// windowStart is when the retry window of cb began: its first attempt as recorded by
+// the store, else when its receipt was queued.
+func windowStart(cb msgstore.Callback) time.Time {
+	if !cb.FirstAttempt.IsZero() { // the store sets it at enqueue
+		return cb.FirstAttempt
+	}
+	return cb.Receipt.QueuedAt
+}
+
+// record writes the outcome of an attempt to the store.
+func (s *Sender) record(cb msgstore.Callback, o outcome) {
+	now := s.Now()
+	done := func(err error) {
+		if err != nil {
+			s.log.Error("callback: recording outcome", "seq", cb.Seq, "token", cb.TokenID, "err", err)
+		}
+		s.finish(cb.Seq)
+	}
+	switch {
+	case o.giveUp:
+		s.giveUp(cb, o.reason, o.detail, done)
+	case o.result == ResultSuccess:
+		s.obs.Delivered(now.Sub(cb.Receipt.QueuedAt))
+		s.Store.AckCallback(cb.Seq, done)
+	case o.result == ResultClientError && cb.Attempts+1 >= s.MaxClientErrorAttempts:
+		s.giveUp(cb, GiveUpClientError, o.detail, done)
+	default:
+		delay := backoff(cb.Attempts+1, s.BaseBackoff, s.MaxBackoff)
+		if o.hasAfter {
+			delay = o.retryAfter
+		}
+		s.retry(cb, now, delay, o.detail, func() { s.obs.Retry(o.result) }, done)
+	}
+}
+
+// retry reschedules cb, or gives it up once its retry window has passed. The last
+// retry is pulled in to the window's end, Retry-After notwithstanding, so that the
+// window is the promise operators read in the docs.
+func (s *Sender) retry(cb msgstore.Callback, now time.Time, delay time.Duration, detail string, observe func(), done func(error)) {
+	deadline := windowStart(cb).Add(s.RetryFor)
+	if windowStart(cb).IsZero() {
+		deadline = now.Add(s.RetryFor)
+	}
+	if !now.Before(deadline) {
+		s.giveUp(cb, GiveUpExpired, fmt.Sprintf("no 2xx within %s; last: %s", s.RetryFor, detail), done)
+		return
+	}
+	next := now.Add(delay)
+	if next.After(deadline) {
+		next = deadline
+	}
+	observe()
+	s.log.Debug("callback retry", "seq", cb.Seq, "token", cb.TokenID, "next", next, "detail", detail)
+	s.Store.RetryCallback(cb.Seq, next, detail, done)
+}
+
+func (s *Sender) giveUp(cb msgstore.Callback, reason GiveUpReason, detail string, done func(error)) {
+	s.obs.GiveUp(reason)
+	s.log.Warn("callback given up", "seq", cb.Seq, "token", cb.TokenID, "message", cb.Receipt.MessageID, "reason", reason.String(), "detail", detail)
+	s.Store.GiveUpCallback(cb.Seq, reason.String()+": "+detail, done)
+}
+
+// deferBusy pushes back a due callback blocked by its host's PerHost limit (see
+// dispatch). Behind a stalled host it counts as a failed attempt: sending it would only
+// have timed out too, and counting it spreads the backlog of a dead receiver out
+// exponentially and lets the retry window expire as for any failing receiver. Behind
+// a slow but working host it is only moved back a little, not counted (when the store
+// can do that).
+func (s *Sender) deferBusy(cb msgstore.Callback, stalled bool, now time.Time) {
+	done := func(err error) {
+		if err != nil {
+			s.log.Error("callback: deferring", "seq", cb.Seq, "err", err)
+		}
+		s.finish(cb.Seq)
+	}
+	d, ok := s.Store.(interface {
+		DeferCallback(seq uint64, next time.Time, done func(error))
+	})
+	if stalled || !ok {
+		delay := s.BaseBackoff + backoff(cb.Attempts+1, s.BaseBackoff, s.MaxBackoff)
+		s.retry(cb, now, delay, "deferred: receiver host not answering", s.obs.Deferred, done)
+		return
+	}
+	s.obs.Deferred()
+	d.DeferCallback(cb.Seq, now.Add(maxBlockedWait+backoff(1, s.BaseBackoff, s.BaseBackoff)), done)
+}
+
+// hostKey is the per-host limit's key: scheme-less host:port as the URL gives it,
+// lower-cased. An unparsable URL gets its own key; the attempt will give it up.
+func hostKey(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return raw
+	}
+	return strings.ToLower(u.Host)
+}

@@ -1,0 +1,387 @@
+package callback
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/smppd/smppd/internal/msgstore"
+)
+
+const secretA = "whsec_test_secret_a"
+
+func TestDeliverSigned(t *testing.T) {
+	st := newStore(t)
+	rv := newReceiver(t, secretA, nil)
+	obs := newObserver()
+	toks := newTokens("tokA", Token{Name: "acme", URL: rv.URL + "/dlr", Secret: secretA})
+
+	single := enqueue(t, st, "tokA", rv.URL+"/dlr", nil)
+	multi := enqueue(t, st, "tokA", rv.URL+"/dlr", func(m *msgstore.Message) {
+		m.TestMode = false
+		m.Concat.Ref, m.Concat.Total, m.Concat.Part = 0x1234, 3, 2
+	})
+	start(t, &Sender{Store: st, Tokens: toks, Observer: obs,
+		FormatMessageID: func(id uint64) string { return "m" + strconv.FormatUint(id, 10) }})
+
+	waitFor(t, "both callbacks acked", func() bool { return len(rv.requests()) == 2 && len(queued(t, st)) == 0 })
+
+	byMsg := map[string]received{}
+	for _, r := range rv.requests() {
+		if r.sigErr != nil {
+			t.Errorf("Verify() = %v, want nil", r.sigErr)
+		}
+		if r.headerID != r.event.EventID {
+			t.Errorf("%s = %q, body event_id = %q", EventIDHeader, r.headerID, r.event.EventID)
+		}
+		byMsg[r.event.MessageID] = r
+	}
+	want := Event{
+		Type: EventType, Attempt: 1,
+		MessageID: "m" + strconv.FormatUint(single.ID, 10), TokenID: "tokA", TokenName: "acme",
+		Source: "SMPPD", Destination: "34600000001", Status: "DELIVRD", Final: true, ErrorCode: "000",
+		SubmittedAt: "2026-11-30T00:41:07.123Z", DoneAt: "2026-11-30T00:41:10.123Z", TestMode: true,
+	}
+	got := byMsg[want.MessageID].event
+	if diff := cmp.Diff(want, got, ignoreEventID); diff != "" {
+		t.Errorf("single-part event mismatch (-want +got):\n%s", diff)
+	}
+	wantMulti := want
+	wantMulti.MessageID = "m" + strconv.FormatUint(multi.ID, 10)
+	wantMulti.TestMode = false
+	wantMulti.Segment = &Segment{Ref: 0x1234, Total: 3, Part: 2}
+	if diff := cmp.Diff(wantMulti, byMsg[wantMulti.MessageID].event, ignoreEventID); diff != "" {
+		t.Errorf("multipart event mismatch (-want +got):\n%s", diff)
+	}
+	if a, b := byMsg[want.MessageID].event.EventID, byMsg[wantMulti.MessageID].event.EventID; a == b || a == "" {
+		t.Errorf("event ids %q and %q: want distinct, non-empty", a, b)
+	}
+	waitFor(t, "observer", func() bool { return obs.get(func(o *countObserver) int { return o.delivered }) == 2 })
+	if n := obs.get(func(o *countObserver) int { return o.attempts[ResultSuccess] }); n != 2 {
+		t.Errorf("Attempt(success) calls = %d, want 2", n)
+	}
+}
+
+var ignoreEventID = cmp.FilterPath(func(p cmp.Path) bool { return p.String() == "EventID" }, cmp.Ignore())
+
+func TestRetries(t *testing.T) {
+	tests := []struct {
+		name       string
+		first      func(t *testing.T, w *statusRecorder)
+		wantResult Result
+	}{
+		{"500", func(t *testing.T, w *statusRecorder) { http.Error(w, "boom", http.StatusInternalServerError) }, ResultServerError},
+		{"429 without Retry-After", func(t *testing.T, w *statusRecorder) { w.WriteHeader(http.StatusTooManyRequests) }, ResultThrottled},
+		{"408", func(t *testing.T, w *statusRecorder) { w.WriteHeader(http.StatusRequestTimeout) }, ResultThrottled},
+		{"dropped connection", func(t *testing.T, w *statusRecorder) { w.hijackAndClose(t) }, ResultNetwork},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := newStore(t)
+			rv := newReceiver(t, secretA, func(w http.ResponseWriter, r *http.Request, n int) {
+				if n == 1 {
+					tt.first(t, w.(*statusRecorder))
+					return
+				}
+				w.WriteHeader(http.StatusOK)
+			})
+			obs := newObserver()
+			enqueue(t, st, "tokA", rv.URL, nil)
+			start(t, &Sender{Store: st, Observer: obs, Tokens: newTokens("tokA", Token{Name: "acme", URL: rv.URL, Secret: secretA})})
+
+			waitFor(t, "delivery after a retry", func() bool { return len(queued(t, st)) == 0 })
+			reqs := rv.requests()
+			if len(reqs) != 2 {
+				t.Fatalf("receiver saw %d requests, want 2", len(reqs))
+			}
+			if reqs[0].event.EventID != reqs[1].event.EventID {
+				t.Errorf("retry changed event_id: %q then %q", reqs[0].event.EventID, reqs[1].event.EventID)
+			}
+			if reqs[0].event.Attempt != 1 || reqs[1].event.Attempt != 2 {
+				t.Errorf("attempts = %d, %d; want 1, 2", reqs[0].event.Attempt, reqs[1].event.Attempt)
+			}
+			for _, r := range reqs {
+				if r.sigErr != nil {
+					t.Errorf("Verify() = %v", r.sigErr)
+				}
+			}
+			if got := obs.get(func(o *countObserver) int { return o.retries[tt.wantResult] }); got != 1 {
+				t.Errorf("Retry(%v) calls = %d, want 1", tt.wantResult, got)
+			}
+			if got := rv.successes()[reqs[0].event.EventID]; got != 1 {
+				t.Errorf("2xx answers for the event = %d, want 1", got)
+			}
+		})
+	}
+}
+
+func TestRetryAfterHonoured(t *testing.T) {
+	tests := []struct {
+		name  string
+		value func(now time.Time) string
+		code  int
+	}{
+		{"seconds", func(time.Time) string { return "120" }, http.StatusServiceUnavailable},
+		{"http-date", func(now time.Time) string { return now.Add(120 * time.Second).UTC().Format(http.TimeFormat) }, http.StatusTooManyRequests},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// The fake clock starts after the enqueue (the store stamps NextAttempt with
+			// the wall clock), on a whole second so that an HTTP date is exact.
+			clock := &fakeClock{t: time.Now().Add(2 * time.Second).Truncate(time.Second)}
+			st := newStore(t)
+			rv := newReceiver(t, secretA, func(w http.ResponseWriter, r *http.Request, n int) {
+				if n == 1 {
+					w.Header().Set("Retry-After", tt.value(clock.Now()))
+					w.WriteHeader(tt.code)
+					return
+				}
+				w.WriteHeader(http.StatusOK)
+			})
+			enqueue(t, st, "tokA", rv.URL, nil)
+			// BaseBackoff is tiny: a retry before Retry-After would show up at once.
+			s := start(t, &Sender{Store: st, Now: clock.Now, Tokens: newTokens("tokA", Token{URL: rv.URL, Secret: secretA})})
+
+			waitFor(t, "the retry to be recorded", func() bool {
+				q := queued(t, st)
+				return len(q) == 1 && q[0].Attempts == 1 && s.Stats().InFlight == 0
+			})
+			q := queued(t, st)
+			if want := clock.Now().Add(120 * time.Second); !q[0].NextAttempt.Equal(want) {
+				t.Errorf("NextAttempt = %v, want %v (now + Retry-After)", q[0].NextAttempt, want)
+			}
+			s.Notify() // a scan before Retry-After elapsed must not send
+			clock.Add(119 * time.Second)
+			s.Notify()
+			waitFor(t, "a scan", func() bool { return s.Stats().InFlight == 0 })
+			if n := len(rv.requests()); n != 1 {
+				t.Fatalf("requests before Retry-After elapsed = %d, want 1", n)
+			}
+			clock.Add(time.Second)
+			s.Notify()
+			waitFor(t, "delivery", func() bool { return len(queued(t, st)) == 0 })
+			if n := len(rv.requests()); n != 2 {
+				t.Errorf("requests = %d, want 2", n)
+			}
+		})
+	}
+}
+
+func TestClientErrorGivesUp(t *testing.T) {
+	st := newStore(t)
+	rv := newReceiver(t, secretA, func(w http.ResponseWriter, r *http.Request, n int) {
+		http.Error(w, "no such hook", http.StatusNotFound)
+	})
+	obs := newObserver()
+	enqueue(t, st, "tokA", rv.URL, nil)
+	start(t, &Sender{Store: st, Observer: obs, MaxClientErrorAttempts: 3, Tokens: newTokens("tokA", Token{URL: rv.URL, Secret: secretA})})
+
+	waitFor(t, "give-up", func() bool { return obs.get(func(o *countObserver) int { return o.giveUps[GiveUpClientError] }) == 1 })
+	waitFor(t, "queue empty", func() bool { return len(queued(t, st)) == 0 })
+	if n := len(rv.requests()); n != 3 {
+		t.Errorf("requests = %d, want 3", n)
+	}
+	if n := obs.get(func(o *countObserver) int { return o.retries[ResultClientError] }); n != 2 {
+		t.Errorf("Retry(client_error) calls = %d, want 2", n)
+	}
+}
+
+func TestRetryWindowExpires(t *testing.T) {
+	clock := &fakeClock{t: time.Now().Add(time.Second)} // after the enqueue
+	st := newStore(t)
+	rv := newReceiver(t, secretA, func(w http.ResponseWriter, r *http.Request, n int) {
+		w.WriteHeader(http.StatusBadGateway)
+	})
+	obs := newObserver()
+	enqueue(t, st, "tokA", rv.URL, nil)
+	s := start(t, &Sender{Store: st, Observer: obs, Now: clock.Now, RetryFor: time.Hour,
+		BaseBackoff: time.Hour, MaxBackoff: time.Hour, // the retry lands at the window's end at the latest
+		Tokens: newTokens("tokA", Token{URL: rv.URL, Secret: secretA})})
+
+	waitFor(t, "first retry recorded", func() bool {
+		q := queued(t, st)
+		return len(q) == 1 && q[0].Attempts == 1 && s.Stats().InFlight == 0
+	})
+	clock.Add(2 * time.Hour)
+	s.Notify()
+	waitFor(t, "give-up", func() bool { return len(queued(t, st)) == 0 })
+	if n := obs.get(func(o *countObserver) int { return o.giveUps[GiveUpExpired] }); n != 1 {
+		t.Errorf("GiveUp(expired) calls = %d, want 1", n)
+	}
+	if n := len(rv.requests()); n != 2 {
+		t.Errorf("requests = %d, want 2", n)
+	}
+}
+
+func TestTokenChanges(t *testing.T) {
+	st := newStore(t)
+	oldRV := newReceiver(t, secretA, nil)
+	const rotated = "whsec_rotated"
+	newRV := newReceiver(t, rotated, nil)
+	obs := newObserver()
+	toks := newTokens(
+		"rotated", Token{URL: newRV.URL, Secret: rotated}, // URL and secret changed since enqueue
+		"nourl", Token{Secret: secretA},
+	)
+	enqueue(t, st, "rotated", oldRV.URL, nil)
+	enqueue(t, st, "gone", oldRV.URL, nil)
+	enqueue(t, st, "nourl", oldRV.URL, nil)
+	start(t, &Sender{Store: st, Observer: obs, Tokens: toks})
+
+	waitFor(t, "all handled", func() bool { return len(queued(t, st)) == 0 })
+	if n := len(oldRV.requests()); n != 0 {
+		t.Errorf("old URL got %d requests, want 0", n)
+	}
+	reqs := newRV.requests()
+	if len(reqs) != 1 || reqs[0].sigErr != nil {
+		t.Fatalf("new URL requests = %d (first: %+v), want 1 signed with the rotated secret", len(reqs), reqs)
+	}
+	if err := Verify(secretA, "", reqs[0].body, 0); err == nil {
+		t.Errorf("old secret verified a request signed after rotation")
+	}
+	for _, g := range []GiveUpReason{GiveUpNoToken, GiveUpNoURL} {
+		if n := obs.get(func(o *countObserver) int { return o.giveUps[g] }); n != 1 {
+			t.Errorf("GiveUp(%v) calls = %d, want 1", g, n)
+		}
+	}
+}
+
+// A receiver that accepts connections but never answers holds at most PerHost
+// workers; another token's callbacks, queued behind its whole backlog, still go out.
+func TestHungReceiverDoesNotStallOthers(t *testing.T) {
+	st := newStore(t)
+	release := make(chan struct{})
+	hung := newReceiver(t, secretA, func(w http.ResponseWriter, r *http.Request, n int) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	})
+	t.Cleanup(func() { close(release) }) // runs before hung.Close
+	fast := newReceiver(t, secretA, nil)
+	obs := newObserver()
+	toks := newTokens("slow", Token{URL: hung.URL, Secret: secretA}, "fast", Token{URL: fast.URL, Secret: secretA})
+	for range 30 {
+		enqueue(t, st, "slow", hung.URL, nil)
+	}
+	for range 10 {
+		enqueue(t, st, "fast", fast.URL, nil)
+	}
+	s := start(t, &Sender{Store: st, Tokens: toks, Observer: obs, Workers: 4, PerHost: 2, BatchSize: 8,
+		RequestTimeout: time.Minute, BaseBackoff: time.Minute, MaxBackoff: time.Hour})
+
+	waitFor(t, "the fast receiver to get all its callbacks", func() bool { return len(fast.successes()) == 10 })
+	if n := len(hung.requests()); n > 2 {
+		t.Errorf("hung receiver has %d requests in flight, want ≤ PerHost = 2", n)
+	}
+	if obs.get(func(o *countObserver) int { return o.deferred }) == 0 {
+		t.Errorf("no callback deferred: the scan window never filled, the test does not test fairness")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := s.Stop(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Stop() = %v, want DeadlineExceeded (hung requests cancelled)", err)
+	}
+}
+
+// Stopping with callbacks pending and in flight, then reopening the store and
+// starting again delivers every callback, each exactly once with a 2xx.
+func TestRestartWithPending(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "msg.db")
+	st := openStore(t, path)
+	const n = 20
+	release := make(chan struct{})
+	phase2 := make(chan struct{})
+	rv := newReceiver(t, secretA, func(w http.ResponseWriter, r *http.Request, k int) {
+		select {
+		case <-phase2:
+			w.WriteHeader(http.StatusOK)
+			return
+		default:
+		}
+		if k <= 5 {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		select { // hang until the first sender gives up on us
+		case <-r.Context().Done():
+		case <-release:
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	})
+	t.Cleanup(func() { close(release) })
+	toks := newTokens("tokA", Token{URL: rv.URL, Secret: secretA})
+	for range n {
+		enqueue(t, st, "tokA", rv.URL, nil)
+	}
+	obs := newObserver()
+	s1 := &Sender{Store: st, Tokens: toks, Observer: obs, Workers: 4, PerHost: 4, RequestTimeout: time.Minute,
+		BaseBackoff: time.Millisecond, MaxBackoff: time.Millisecond}
+	if err := s1.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "5 delivered and 4 hanging", func() bool {
+		return obs.get(func(o *countObserver) int { return o.delivered }) == 5 && len(rv.requests()) == 9
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	err := s1.Stop(ctx)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Stop() = %v, want DeadlineExceeded", err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	close(phase2)
+	st = openStore(t, path)
+	defer st.Close()
+	if q := queued(t, st); len(q) != n-5 {
+		t.Fatalf("after restart %d callbacks queued, want %d", len(q), n-5)
+	}
+	s2 := start(t, &Sender{Store: st, Tokens: toks})
+	waitFor(t, "all delivered", func() bool { return len(queued(t, st)) == 0 })
+	if err := s2.Stop(context.Background()); err != nil {
+		t.Errorf("Stop() = %v", err)
+	}
+	ok := rv.successes()
+	if len(ok) != n {
+		t.Errorf("%d distinct events answered 2xx, want %d", len(ok), n)
+	}
+	for id, c := range ok {
+		if c != 1 {
+			t.Errorf("event %s answered 2xx %d times, want 1", id, c)
+		}
+	}
+}
+
+func TestStartStop(t *testing.T) {
+	st := newStore(t)
+	s := &Sender{Store: st, Tokens: newTokens()}
+	s.Notify() // before Start: harmless
+	if err := s.Stop(context.Background()); err != nil {
+		t.Errorf("Stop before Start = %v", err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); !errors.Is(err, ErrStarted) {
+		t.Errorf("second Start() = %v, want ErrStarted", err)
+	}
+	if err := s.Stop(context.Background()); err != nil {
+		t.Errorf("Stop() = %v", err)
+	}
+	if err := s.Stop(context.Background()); err != nil {
+		t.Errorf("second Stop() = %v", err)
+	}
+	s.Notify() // after Stop: harmless
+	if err := (&Sender{}).Start(); err == nil {
+		t.Errorf("Start without Store and Tokens succeeded")
+	}
+}
