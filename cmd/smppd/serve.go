@@ -273,10 +273,17 @@ func runServe(ctx context.Context, g *globalOptions, o *serveOptions) error {
 		httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	}
 
+	// The admin socket before anything serves: a second daemon on the same
+	// data directory stops here (bbolt's lock would stop it too, but this
+	// names the problem).
+	adminLn, err := admin.Listen(filepath.Join(dataDir, admin.SocketFile))
+	if err != nil {
+		return fmt.Errorf("admin socket: %w", err)
+	}
 	serveCtx, cancelServe := context.WithCancel(context.Background())
 	defer cancelServe()
 	adminErr := make(chan error, 1)
-	go func() { adminErr <- adm.Serve(serveCtx, filepath.Join(dataDir, "admin.sock")) }()
+	go func() { adminErr <- adm.ServeListener(serveCtx, adminLn) }()
 
 	if o.dev {
 		if err := printDevToken(ctx, g.Stdout, tokens, plain, dataDir); err != nil {
