@@ -1,0 +1,67 @@
+// Package callback delivers delivery reports to a token's HTTP callback URL: the
+// webhook side of receipts (issue 5), independent of whether the client also holds an
+// SMPP receiver bind.
+//
+// # Flow
+//
+// The gateway enqueues a callback in the message store (msgstore) in the same commit
+// as the state change it reports, then calls Sender.Notify. The Sender reads due
+// callbacks from the store, POSTs each one as JSON, signed, and records the outcome in
+// the store: ack (2xx), retry with backoff, or give up. Nothing is kept only in
+// memory, so a restart resumes where the last run stopped; a request cut short by
+// shutdown is sent again, with the same event_id.
+//
+// # Payload
+//
+// POST <callback URL>, Content-Type: application/json, one Event per request:
+//
+//	{
+//	  "event_id": "evt_1000000000001c_2a",   // same on every retry: dedupe on it
+//	  "type": "message.status",
+//	  "attempt": 1,                          // 1 on the first try
+//	  "message_id": "1000000000001c",        // as in submit_sm_resp
+//	  "token_id": "tok_8f3a",
+//	  "token_name": "acme",
+//	  "source": "ACME",
+//	  "destination": "34600000001",
+//	  "status": "UNDELIV",                   // Appendix B stat: DELIVRD EXPIRED DELETED UNDELIV ACCEPTD UNKNOWN REJECTD ENROUTE
+//	  "final": true,                         // false only for intermediate notifications
+//	  "error_code": "001",                   // Appendix B err, "000" when delivered
+//	  "submitted_at": "2026-11-30T00:41:07.123Z",
+//	  "done_at": "2026-11-30T00:41:09.500Z",
+//	  "segment": {"ref": 7, "total": 2, "part": 1}, // multipart only; each part reports on its own
+//	  "test_mode": true
+//	}
+//
+// # Signature
+//
+// Every request carries
+//
+//	Smppd-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>
+//	Smppd-Event-Id: <event_id>
+//
+// where secret is the token's callback secret ("whsec_…", used as is, prefix
+// included). A receiver recomputes the MAC over the raw body bytes, compares in
+// constant time, and rejects timestamps older than a few minutes (replays): Verify
+// does all three. Unknown keys in the header are ignored and several v1 entries may
+// appear; any one matching is enough.
+//
+// # Retries
+//
+// 2xx completes. Network errors, timeouts, 408, 429 and 5xx are retried with
+// exponential backoff and full jitter (Sender.BaseBackoff doubling up to
+// Sender.MaxBackoff), or after the answer's Retry-After (seconds or HTTP date), until
+// Sender.RetryFor (24 h) after enqueue; then the callback is given up. Other answers
+// (4xx, 3xx: redirects are not followed) give up after Sender.MaxClientErrorAttempts
+// attempts. Given-up callbacks stay in the store (msgstore FailedCallbacks,
+// CallbackFailures) for `smppd token show`.
+//
+// # Bounds
+//
+// At most Sender.Workers requests in flight, at most Sender.PerHost to one host:port,
+// each bounded by Sender.RequestTimeout; no goroutine per queued callback and at most
+// Sender.BatchSize queued callbacks in memory. A receiver that hangs holds only its
+// PerHost slots; its backlog is pushed back (see Sender.dispatch) so that it never
+// hides other tokens' callbacks. The SMPP path never waits for the sender: it only
+// writes to the store and calls Notify, which does not block.
+package callback
