@@ -57,6 +57,7 @@ type serveOptions struct {
 	defaultValidity time.Duration
 	messageIDFormat string
 	shutdownTimeout time.Duration
+	failedBindDelay time.Duration
 	noSync          bool
 }
 
@@ -110,6 +111,7 @@ admin socket in the data directory. SIGTERM or SIGINT shuts down gracefully
 	f.DurationVar(&o.defaultValidity, "default-validity", 48*time.Hour, "validity period of messages that set none")
 	f.StringVar(&o.messageIDFormat, "message-id-format", "hex", "message id spelling: hex, decimal or uuid")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long graceful shutdown waits for clients to unbind")
+	f.DurationVar(&o.failedBindDelay, "failed-bind-delay", time.Second, "hold the answer to a failed bind this long (slows password guessing)")
 	f.BoolVar(&o.noSync, "unsafe-no-sync", false, "skip fsync on commit (benchmarks only: an acknowledged message can be lost)")
 	return cmd
 }
@@ -204,6 +206,7 @@ func runServe(ctx context.Context, g *globalOptions, o *serveOptions) error {
 		ReceiptTTL:       o.receiptTTL,
 		TestReceiptDelay: o.receiptDelay,
 		DefaultValidity:  o.defaultValidity,
+		FailedBindDelay:  o.failedBindDelay,
 		Logger:           log,
 		Observer:         m,
 	}, tokens, store)

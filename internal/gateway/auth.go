@@ -70,11 +70,21 @@ func (g *Gateway) lookupState(id string) *tokenState {
 // by source IP or by the token's bind quota gets ESME_RBINDFAIL.
 func (g *Gateway) Authenticate(ctx context.Context, s *smppd.Session, b *pdu.Bind) (smppd.Identity, pdu.Status) {
 	remote := remoteIP(s.RemoteAddr())
+	now := g.now()
+	if !g.guard.allow(remote, b.SystemID, now) {
+		g.obs.Bind("locked_out")
+		g.log.Warn("bind refused: too many failed binds", "session", s.ID(), "system_id", b.SystemID, "remote", s.RemoteAddr().String())
+		g.slowDown(ctx)
+		return smppd.Identity{}, pdu.StatusBindFail
+	}
 	t, err := g.tokens.Authenticate(b.SystemID, b.Password, remote)
 	switch {
 	case err == nil:
+		g.guard.succeeded(remote, b.SystemID, now)
 	case errors.Is(err, tokenstore.ErrInvalidCredentials):
 		g.obs.Bind("invalid_credentials")
+		g.guard.failed(remote, b.SystemID, now)
+		g.slowDown(ctx)
 		return smppd.Identity{}, pdu.StatusInvPaswd
 	case errors.Is(err, tokenstore.ErrBindRefused):
 		g.obs.Bind("refused")
@@ -104,6 +114,20 @@ func (g *Gateway) Authenticate(ctx context.Context, s *smppd.Session, b *pdu.Bin
 	}
 	g.obs.Bind("ok")
 	return smppd.Identity{ID: t.ID, Name: t.Name, Data: ts}, pdu.StatusOK
+}
+
+// slowDown holds a failed bind's answer for cfg.FailedBindDelay (only
+// this session waits: the server authenticates on the session's goroutine).
+func (g *Gateway) slowDown(ctx context.Context) {
+	if g.cfg.FailedBindDelay <= 0 {
+		return
+	}
+	t := time.NewTimer(g.cfg.FailedBindDelay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 func remoteIP(a net.Addr) netip.Addr {

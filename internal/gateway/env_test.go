@@ -61,6 +61,9 @@ func (e *env) start() {
 	}
 	cfg := e.cfg
 	cfg.Logger = quietLogger()
+	if cfg.FailedBindDelay == 0 {
+		cfg.FailedBindDelay = -1 // tests of the delay set it
+	}
 	e.gw = gateway.New(cfg, e.tokens, e.store)
 	e.srv = &smppd.Server{
 		Handler:   e.gw,
@@ -122,7 +125,15 @@ type rawClient struct {
 
 func dialRaw(t *testing.T, addr string) *rawClient {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	return dialRawFrom(t, addr, "127.0.0.1")
+}
+
+// dialRawFrom connects from a chosen loopback address (Linux routes all of
+// 127.0.0.0/8 to lo), to test per-address limits.
+func dialRawFrom(t *testing.T, addr, local string) *rawClient {
+	t.Helper()
+	d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}
+	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,6 +37,9 @@ type Config struct {
 	// ReceiptRetry is how long a receipt that a client answered with an
 	// error, or did not answer, waits before it is sent again (default 5s).
 	ReceiptRetry time.Duration
+	// FailedBindDelay holds the answer to a failed bind this long, so that
+	// one connection cannot guess quickly (default 1s; negative disables).
+	FailedBindDelay time.Duration
 
 	Logger   *slog.Logger
 	Observer Observer
@@ -56,6 +59,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.ReceiptRetry <= 0 {
 		c.ReceiptRetry = 5 * time.Second
+	}
+	if c.FailedBindDelay == 0 {
+		c.FailedBindDelay = time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -102,6 +108,7 @@ type Gateway struct {
 
 	mu      sync.Mutex
 	byToken map[string]*tokenState
+	guard   *bindGuard
 
 	// claimed holds ids whose outcome the submit path reports itself, so
 	// the due loop leaves them alone.
@@ -130,6 +137,7 @@ func New(cfg Config, tokens *tokenstore.Store, store *msgstore.Store) *Gateway {
 		log:     cfg.Logger,
 		obs:     cfg.Observer,
 		byToken: make(map[string]*tokenState),
+		guard:   newBindGuard(),
 		claimed: make(map[uint64]struct{}),
 		dueWake: make(chan struct{}, 1),
 		ctx:     ctx,

@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -398,5 +399,46 @@ func TestMessageIDsUniqueAcrossRestart(t *testing.T) {
 				e.start()
 			}
 		})
+	}
+}
+
+// TestBindLockout: after 10 failed binds, binds to that system_id from new
+// addresses are refused without a password check, while an address that
+// bound it before keeps working; the guessing address is locked out too.
+func TestBindLockout(t *testing.T) {
+	e := newEnv(t, gateway.Config{})
+	tok, pw := e.token("target", true, nil)
+
+	if st := dialRawFrom(t, e.addr, "127.0.0.1").bind(pdu.CmdBindTransmitter, tok.SystemID, pw); st != pdu.StatusOK {
+		t.Fatalf("legitimate bind = %v", st)
+	}
+	for i := 0; i < 10; i++ {
+		if st := dialRawFrom(t, e.addr, "127.0.0.2").bind(pdu.CmdBindTransmitter, tok.SystemID, "guess"+strconv.Itoa(i)); st != pdu.StatusInvPaswd {
+			t.Fatalf("guess %d = %v, want ESME_RINVPASWD", i, st)
+		}
+	}
+	if st := dialRawFrom(t, e.addr, "127.0.0.2").bind(pdu.CmdBindTransmitter, tok.SystemID, pw); st != pdu.StatusBindFail {
+		t.Errorf("right password from the guessing address = %v, want ESME_RBINDFAIL", st)
+	}
+	if st := dialRawFrom(t, e.addr, "127.0.0.3").bind(pdu.CmdBindTransmitter, tok.SystemID, pw); st != pdu.StatusBindFail {
+		t.Errorf("right password from a new address = %v, want ESME_RBINDFAIL while the system_id is locked", st)
+	}
+	if st := dialRawFrom(t, e.addr, "127.0.0.1").bind(pdu.CmdBindTransmitter, tok.SystemID, pw); st != pdu.StatusOK {
+		t.Errorf("known address = %v, want ESME_ROK", st)
+	}
+}
+
+// TestFailedBindDelay: a failed bind's answer is held back (no timing
+// assertion: the answer must not arrive before the delay has passed).
+func TestFailedBindDelay(t *testing.T) {
+	const delay = 300 * time.Millisecond
+	e := newEnv(t, gateway.Config{FailedBindDelay: delay})
+	tok, _ := e.token("slow", true, nil)
+	start := time.Now()
+	if st := dialRaw(t, e.addr).bind(pdu.CmdBindTransmitter, tok.SystemID, "wrong"); st != pdu.StatusInvPaswd {
+		t.Fatalf("bind = %v", st)
+	}
+	if d := time.Since(start); d < delay {
+		t.Errorf("failed bind answered after %v, before the %v delay", d, delay)
 	}
 }

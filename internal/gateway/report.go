@@ -151,6 +151,7 @@ func (g *Gateway) sweepLoop() {
 	t := time.NewTicker(sweepInterval)
 	defer t.Stop()
 	for {
+		g.guard.sweep(g.now())
 		n, err := g.store.ExpireReceipts(g.now().Add(-g.cfg.ReceiptTTL))
 		if err != nil {
 			g.log.Error("expiring receipts", "err", err)
