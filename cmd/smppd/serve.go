@@ -111,7 +111,7 @@ admin socket in the data directory. SIGTERM or SIGINT shuts down gracefully
 	f.DurationVar(&o.defaultValidity, "default-validity", 48*time.Hour, "validity period of messages that set none")
 	f.StringVar(&o.messageIDFormat, "message-id-format", "hex", "message id spelling: hex, decimal or uuid")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long graceful shutdown waits for clients to unbind")
-	f.DurationVar(&o.failedBindDelay, "failed-bind-delay", time.Second, "hold the answer to a failed bind this long (slows password guessing)")
+	f.DurationVar(&o.failedBindDelay, "failed-bind-delay", time.Second, "hold the answer to a failed bind this long, slowing password guessing (0 disables)")
 	f.BoolVar(&o.noSync, "unsafe-no-sync", false, "skip fsync on commit (benchmarks only: an acknowledged message can be lost)")
 	return cmd
 }
@@ -163,6 +163,9 @@ func runServe(ctx context.Context, g *globalOptions, o *serveOptions) error {
 	idFormat, err := gateway.ParseIDFormat(o.messageIDFormat)
 	if err != nil {
 		return usageErrorf("--message-id-format: %v", err)
+	}
+	if o.failedBindDelay == 0 {
+		o.failedBindDelay = -1 // the gateway reads zero as "default"
 	}
 	log, err := newLogger(g.Stderr, o.logFormat, o.logLevel)
 	if err != nil {
