@@ -11,7 +11,10 @@
 //
 // Open loop (Options.Rate > 0) measures each message from its scheduled send
 // time, not from when the window let it go, so a stalled server shows up as
-// latency instead of as a lower send rate (no coordinated omission).
+// latency instead of as a lower send rate (no coordinated omission). Because
+// Go timers wake about a millisecond late, a sender sends what is due within
+// the next millisecond in one burst; a message that went out ahead of its
+// schedule is measured from when it went out.
 package bench
 
 import (

@@ -16,12 +16,20 @@ import (
 	"github.com/smppd/smppd/pdu"
 )
 
-// openLoopQuantum is the shortest sleep of an open-loop sender. A message
-// due during the sleep leaves up to this late, and that delay is part of its
-// measured latency (it is measured from the scheduled time), so the quantum
-// is small next to the latencies that matter and large enough that a session
-// at 100k/s writes about 25 messages per system call.
-const openLoopQuantum = 250 * time.Microsecond
+// openLoopLookahead is how far ahead of its schedule an open-loop sender may
+// send a message. Go's timers wake about a millisecond late when the process
+// is idle (the poller sleeps in whole milliseconds), so a sender that slept
+// until each due time would add that millisecond to every latency; instead it
+// sleeps until a message is within the lookahead and sends everything due by
+// then in one write. A message sent early is measured from when it was sent;
+// one sent late (window full, generator behind) from when it was due. The
+// offered load is thus exact per millisecond but bursty within it.
+const openLoopLookahead = time.Millisecond
+
+// openLoopMinSleep keeps bursts from shrinking to one message when the timer
+// is precise (a busy process checks timers often): a sender sleeps at least
+// this long, so each write carries half a millisecond of schedule or more.
+const openLoopMinSleep = openLoopLookahead / 2
 
 // flushThreshold caps how much the sender batches before handing it to the
 // writer, so a wide window does not delay the first bytes of a burst.
@@ -325,15 +333,15 @@ func (s *session) sendLoop() {
 			if deadline > 0 && sched >= deadline {
 				return
 			}
-			if sched > now {
+			if sched > now+int64(openLoopLookahead) {
 				now = r.now()
 			}
-			if wait := sched - now; wait > 0 {
-				// Not due yet: send what is due and sleep, at least
-				// openLoopQuantum so that high rates go out in bursts
-				// (one write each) instead of a write per message.
+			if wait := sched - int64(openLoopLookahead) - now; wait > 0 {
+				// Not due within the lookahead: send what we have and
+				// sleep until it is, but long enough that the next burst
+				// covers at least openLoopMinSleep of the schedule.
 				s.flush(&local)
-				wait = max(wait, int64(openLoopQuantum))
+				wait = max(wait, int64(openLoopMinSleep))
 				if timer == nil {
 					timer = time.NewTimer(time.Duration(wait))
 				} else {
@@ -366,7 +374,10 @@ func (s *session) sendLoop() {
 				return
 			}
 		}
-		if !open {
+		if !open || now < sched {
+			// Closed loop, or sent ahead of schedule (lookahead): the
+			// latency runs from the actual send. A message sent late runs
+			// from its schedule, whatever held it up.
 			sched = now
 		}
 		seq := s.win.claim(slot, sched)
