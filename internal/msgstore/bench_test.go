@@ -31,12 +31,13 @@ func benchMsg(s *Store) *Message {
 // runSubmitters runs submitters goroutines that each submit and wait for done, like a bind
 // with a full window, until b.N messages are committed (with fsync).
 func runSubmitters(b *testing.B, submitters int, perMsg func(s *Store, m *Message) error) {
-	runSubmittersOf(b, submitters, func(s *Store, _ int) *Message { return benchMsg(s) }, perMsg)
+	runSubmittersOf(b, submitters, Options{}, func(s *Store, _ int) *Message { return benchMsg(s) }, perMsg)
 }
 
-func runSubmittersOf(b *testing.B, submitters int, newMsg func(s *Store, worker int) *Message, perMsg func(s *Store, m *Message) error) {
+func runSubmittersOf(b *testing.B, submitters int, o Options, newMsg func(s *Store, worker int) *Message, perMsg func(s *Store, m *Message) error) {
 	var commitNanos atomic.Int64
-	s := openTest(b, newPath(b), Options{OnCommit: func(_ int, d time.Duration) { commitNanos.Add(int64(d)) }})
+	o.OnCommit = func(_ int, d time.Duration) { commitNanos.Add(int64(d)) }
+	s := openTest(b, newPath(b), o)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	b.ReportAllocs()
@@ -78,11 +79,17 @@ func BenchmarkSubmit200(b *testing.B) { runSubmitters(b, 200, nil) }
 // BenchmarkSubmit200Small: as BenchmarkSubmit200 with a short text and the smallest body (about
 // 110-byte records instead of 430): commit time is mostly bytes written, so this is the ceiling.
 func BenchmarkSubmit200Small(b *testing.B) {
-	runSubmittersOf(b, 200, func(s *Store, _ int) *Message {
+	runSubmittersOf(b, 200, Options{}, func(s *Store, _ int) *Message {
 		m := benchMsg(s)
 		m.Body, m.Text = make([]byte, 40), []byte("hi there")
 		return m
 	}, nil)
+}
+
+// BenchmarkSubmit200NoSync: as BenchmarkSubmit200 without fsync (never in production): the CPU
+// ceiling of the committer, to tell disk-bound from CPU-bound.
+func BenchmarkSubmit200NoSync(b *testing.B) {
+	runSubmittersOf(b, 200, Options{NoSync: true}, func(s *Store, _ int) *Message { return benchMsg(s) }, nil)
 }
 
 // BenchmarkSubmitLone: one submitter, one message in flight: the latency of an idle store
@@ -95,7 +102,7 @@ func BenchmarkSubmitLone(b *testing.B) { runSubmitters(b, 1, nil) }
 func BenchmarkLifecycle200(b *testing.B) {
 	// One token per submitter, so that each acks its own receipt (a token's receivers share its
 	// queue; which one acks is the gateway's business, not the store's).
-	runSubmittersOf(b, 200, func(s *Store, w int) *Message {
+	runSubmittersOf(b, 200, Options{}, func(s *Store, w int) *Message {
 		m := benchMsg(s)
 		m.TokenID = "tok_benchmark_" + strconv.Itoa(w)
 		return m
