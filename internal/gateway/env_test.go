@@ -24,6 +24,7 @@ import (
 type env struct {
 	t      *testing.T
 	dir    string
+	msgDir string // where messages.db lives (dir unless a test moves it)
 	cfg    gateway.Config
 	tokens *tokenstore.Store
 	store  *msgstore.Store
@@ -37,7 +38,16 @@ func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard
 
 func newEnv(t *testing.T, cfg gateway.Config) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir(), cfg: cfg}
+	return newEnvIn(t, cfg, "")
+}
+
+// newEnvIn keeps messages.db in msgDir ("" = with the tokens).
+func newEnvIn(t *testing.T, cfg gateway.Config, msgDir string) *env {
+	t.Helper()
+	e := &env{t: t, dir: t.TempDir(), cfg: cfg, msgDir: msgDir}
+	if e.msgDir == "" {
+		e.msgDir = e.dir
+	}
 	var err error
 	e.tokens, err = tokenstore.Open(filepath.Join(e.dir, "tokens.db"), tokenstore.Options{
 		KDF: tokenstore.KDFParams{Time: 1, Memory: 64, Threads: 1}, NoSync: true, Logger: quietLogger(),
@@ -55,7 +65,7 @@ func newEnv(t *testing.T, cfg gateway.Config) *env {
 func (e *env) start() {
 	t := e.t
 	var err error
-	e.store, err = msgstore.Open(filepath.Join(e.dir, "messages.db"), msgstore.Options{Logger: quietLogger()})
+	e.store, err = msgstore.Open(filepath.Join(e.msgDir, "messages.db"), msgstore.Options{Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
