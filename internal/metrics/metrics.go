@@ -33,6 +33,22 @@ type Metrics struct {
 	receiptsExpire prometheus.Counter
 
 	in, out sync.Map // pduKey → prometheus.Counter
+	// submitted and sent cache per-status counters (pdu.Status → prometheus.Counter).
+	submitted, sent sync.Map
+}
+
+// counterFor returns vec's counter for status, resolved once.
+func counterFor(cache *sync.Map, vec *prometheus.CounterVec, status pdu.Status) prometheus.Counter {
+	if c, ok := cache.Load(status); ok {
+		return c.(prometheus.Counter)
+	}
+	if !status.Known() {
+		// A client chooses the statuses of its responses: keep labels bounded.
+		return vec.WithLabelValues("other")
+	}
+	c := vec.WithLabelValues(status.String())
+	cache.Store(status, c)
+	return c
 }
 
 // New creates the metrics and registers them on reg.
@@ -124,11 +140,11 @@ func (m *Metrics) PDU(_ *smppd.Session, in bool, h pdu.Header) {
 		cmd = "unknown" // bounded labels: a client can send any id
 	}
 	st := h.Status.String()
-	if len(st) > 4 && st[:4] != "ESME" {
+	if !h.Status.Known() {
 		st = "other"
 	}
 	c := vec.WithLabelValues(cmd, st)
-	if h.ID.Known() {
+	if h.ID.Known() && h.Status.Known() {
 		cache.Store(k, c)
 	}
 	c.Inc()
@@ -163,7 +179,7 @@ func (m *Metrics) Commit(batch int, d time.Duration) {
 func (m *Metrics) Bind(result string) { m.binds.WithLabelValues(result).Inc() }
 
 func (m *Metrics) Submit(status pdu.Status, d time.Duration, segments int) {
-	m.submits.WithLabelValues(status.String()).Inc()
+	counterFor(&m.submitted, m.submits, status).Inc()
 	if status == pdu.StatusOK {
 		m.submitDuration.Observe(d.Seconds())
 		m.segments.Add(float64(segments))
