@@ -187,7 +187,7 @@ func (m *Metrics) Submit(status pdu.Status, d time.Duration, segments int) {
 }
 
 func (m *Metrics) ReceiptQueued() { m.receiptsQueued.Inc() }
-func (m *Metrics) ReceiptSent(status pdu.Status) {
-	m.receiptsSent.WithLabelValues(status.String()).Inc()
-}
+
+func (m *Metrics) ReceiptSent(status pdu.Status) { counterFor(&m.sent, m.receiptsSent, status).Inc() }
+
 func (m *Metrics) ReceiptsExpired(n int) { m.receiptsExpire.Add(float64(n)) }
