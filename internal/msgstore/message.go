@@ -282,10 +282,10 @@ func putMessage(tx *bolt.Tx, m *Message) error {
 
 // Transition applies t atomically: the message's state, error and done time change; a final
 // state takes it out of the due index and the outbox; a non-final one keeps its place (a test-mode
-// message moves to t.NextDue when set); and
-// the receipt and callback t asks for are queued with a snapshot of the message (Body left
-// out). ErrNotFound for an unknown message, ErrFinal when it is already final: so a simulator
-// that replays a due message after a crash cannot produce a second final receipt.
+// message moves to t.NextDue when set); and the receipt and callback t asks for are queued with
+// a snapshot of the message (see Receipt.Message). ErrNotFound for an unknown message (or one of
+// another token when t.TokenID is set), ErrFinal when it is already final: so a simulator that
+// replays a due message after a crash cannot produce a second final receipt.
 func (s *Store) Transition(t Transition, done func(error)) {
 	if err := checkTransition(&t); err != nil {
 		go done(err)
