@@ -160,12 +160,8 @@ func (m *Metrics) ConnState(s *smppd.Session, st smppd.ConnState) {
 		if !s.BoundAt().IsZero() {
 			m.sessions.WithLabelValues(s.BindType().String()).Dec()
 		}
+		m.sessionsClosed.WithLabelValues(s.CloseReason().String()).Inc()
 	}
-}
-
-// SessionClosed counts a close by reason.
-func (m *Metrics) SessionClosed(reason smppd.CloseReason) {
-	m.sessionsClosed.WithLabelValues(reason.String()).Inc()
 }
 
 // Commit observes one store transaction; wire it to the store's OnCommit.
