@@ -122,12 +122,16 @@ func (s *Store) AckReceipt(tokenID string, seq uint64, done func(error)) {
 	}
 	key := receiptKey(tokenID, seq)
 	s.enqueue(op{done: done, apply: func(tx *bolt.Tx, d *delta) error {
-		b := tx.Bucket(bucketReceipts)
-		if b.Get(key) == nil {
+		// One B-tree search: find and delete with the same cursor.
+		c := tx.Bucket(bucketReceipts).Cursor()
+		if k, _ := c.Seek(key); !bytes.Equal(k, key) {
 			return fmt.Errorf("%w: receipt %s/%d", ErrNotFound, tokenID, seq)
 		}
+		if err := c.Delete(); err != nil {
+			return &writeError{err}
+		}
 		d.receipts--
-		return del(b, key)
+		return nil
 	}})
 }
 
