@@ -8,8 +8,7 @@ import (
 // Field size limits of SMPP 3.4, in octets including the NUL of a C-string.
 const (
 	maxSystemID        = 16
-	maxPassword        = 9
-	maxPasswordLenient = 65 // accepted in decode and encode: the token store decides
+	maxPasswordLenient = 65 // spec: 9; up to 64 characters accepted both ways, the token store decides
 	maxSystemType      = 13
 	maxAddressRange    = 41
 	maxServiceType     = 6
