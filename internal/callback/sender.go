@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/smppd/smppd/internal/msgstore"
@@ -119,19 +120,28 @@ type Sender struct {
 	// so a scan skips entries finished during or after its own start.
 	pass     uint64
 	justDone map[uint64]uint64
-	active   int // HTTP requests in flight in total
-	wake     chan struct{}
-	quit     chan struct{}
-	loopDone chan struct{}
-	ctx      context.Context // cancelled when Stop gives up waiting
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup // one per inflight entry, done after its store write
-	client   *http.Client
-	ownTrans *http.Transport
-	obs      Observer
-	log      *slog.Logger
-	next     func() (time.Time, bool)
-	wakeOnce sync.Once
+	// Owned by the dispatcher goroutine: due entries read but not yet dispatched, and
+	// whether the store may hold due entries that are not in the cache.
+	cache    []msgstore.Callback
+	stale    bool
+	lastScan time.Time
+	notified atomic.Bool // Notify was called since the dispatcher last looked
+	soonest  time.Time   // earliest retry this sender scheduled (see nextAfter)
+
+	nextAfterFn func(time.Time) (time.Time, bool)
+	active      int // HTTP requests in flight in total
+	wake        chan struct{}
+	quit        chan struct{}
+	loopDone    chan struct{}
+	ctx         context.Context // cancelled when Stop gives up waiting
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup // one per inflight entry, done after its store write
+	client      *http.Client
+	ownTrans    *http.Transport
+	obs         Observer
+	log         *slog.Logger
+	next        func() (time.Time, bool)
+	wakeOnce    sync.Once
 }
 
 // Stats is a point-in-time view of the sender (the queue depth itself is the store's:
@@ -158,6 +168,12 @@ func (s *Sender) wakeCh() chan struct{} {
 // store write committed (from its done callback): a scan before the commit would not
 // see them. It never blocks; many calls while a scan runs cost one more scan.
 func (s *Sender) Notify() {
+	s.notified.Store(true)
+	s.kick()
+}
+
+// kick wakes the dispatcher without asking for a store read (a slot freed up).
+func (s *Sender) kick() {
 	select {
 	case s.wakeCh() <- struct{}{}:
 	default:
@@ -251,6 +267,11 @@ func (s *Sender) setDefaults() {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}
+	if na, ok := s.Store.(interface {
+		NextCallbackAfter(time.Time) (time.Time, bool)
+	}); ok {
+		s.nextAfterFn = na.NextCallbackAfter
+	}
 	if nc, ok := s.Store.(interface{ NextCallback() (time.Time, bool) }); ok {
 		s.next = nc.NextCallback
 	} else {
@@ -296,6 +317,7 @@ func (s *Sender) loop(quit, wake <-chan struct{}) {
 	defer close(s.loopDone)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	s.stale = true // callbacks left by a previous run
 	for {
 		timer.Reset(s.dispatch())
 		select {
@@ -303,6 +325,7 @@ func (s *Sender) loop(quit, wake <-chan struct{}) {
 			return
 		case <-wake:
 		case <-timer.C:
+			s.stale = true // a retry may be due
 		}
 	}
 }
@@ -317,6 +340,9 @@ const (
 	// PerHost limit is pushed back even if the host still makes progress, so a
 	// receiver slower than its token's traffic cannot hold the head of the queue.
 	maxBlockedWait = 5 * time.Second
+	// minRescan spaces store reads made only to look past entries blocked by their
+	// host's limit.
+	minRescan = 20 * time.Millisecond
 )
 
 // hostState tracks one receiver host:port with requests in flight.
@@ -330,56 +356,127 @@ func (s *Sender) stalled(h *hostState, now time.Time) bool {
 	return h.active >= s.PerHost && now.Sub(h.progress) >= stallAfter
 }
 
-// dispatch reads the due callbacks and starts an attempt for each one it can, within
-// the global and per-host limits, and returns how long to sleep unless woken.
+// dispatch starts an attempt for every due callback it can, within the global and
+// per-host limits, and returns how long to sleep unless woken.
 //
-// Fairness: the store returns due callbacks oldest first, BatchSize at a time. A
-// receiver that hangs holds its PerHost slots, and its due callbacks would stay at the
-// head of every scan and, once they fill a batch, hide every other token's callbacks
-// behind them. So when a scan returns a full batch and workers are free, the entries
-// blocked by their host's limit are pushed back (deferred, with backoff) if the host
-// is stalled or the entry has waited maxBlockedWait. A healthy host's burst is not
+// Due callbacks come from the store oldest first, BatchSize at a time, into s.cache,
+// which later wake-ups (an attempt finished, a slot freed) dispatch from without
+// reading the store again. The store is read again only when the cache has nothing
+// left to dispatch and the store may hold more: after Notify, a timer, or a scan that
+// filled a whole batch. That keeps the read-and-decode cost near one per callback.
+//
+// Fairness: a receiver that hangs holds its PerHost slots, and its due callbacks would
+// stay at the head of every scan and, once they fill a batch, hide every other token's
+// callbacks behind them. So when a scan returns a full batch and workers are free, the
+// entries blocked by their host's limit are pushed back (deferred) if the host is
+// stalled or the entry has waited maxBlockedWait. A healthy host's burst is not
 // deferred: its entries go out as its slots free up.
 func (s *Sender) dispatch() time.Duration {
 	now := s.Now()
 	s.mu.Lock()
 	s.pass++
-	pass := s.pass
 	for seq, p := range s.justDone {
-		if p < pass { // written before this scan: its read sees the write
+		if p < s.pass { // written before this scan: its read sees the write
 			delete(s.justDone, seq)
 		}
 	}
-	full := s.active >= s.Workers
 	s.mu.Unlock()
-	if full {
-		return s.PollInterval // a finishing attempt wakes us
+	if s.notified.Swap(false) {
+		s.stale = true
 	}
+	full := s.dispatchCache(now)
+	if full || !s.stale {
+		return s.sleep(now, time.Time{})
+	}
+	// What is left in the cache is blocked by its hosts' limits. Reading the store
+	// again finds other hosts' entries behind them, but costs a batch decode: not more
+	// often than minRescan (the cache is empty only when the sender keeps up, and
+	// then a read costs only what is new).
+	if len(s.cache) > 0 {
+		if wait := minRescan - time.Since(s.lastScan); wait > 0 {
+			return min(wait, s.sleep(now, time.Time{}))
+		}
+	}
+	s.lastScan = time.Now()
 	batch, err := s.Store.DueCallbacks(now, s.BatchSize)
 	if err != nil {
 		s.log.Error("callback: reading due callbacks", "err", err)
 		return time.Second
 	}
-	var blocked []msgstore.Callback
-	var blockedHosts []*hostState
+	s.stale = len(batch) >= s.BatchSize
+	s.cache = append(s.cache[:0], batch...)
+	if full = s.dispatchCache(now); full || !s.stale {
+		return s.sleep(now, time.Time{})
+	}
+	// A full batch, free workers, and everything left in it is blocked by its host.
 	s.mu.Lock()
-	for _, cb := range batch {
+	since := make(map[uint64]time.Time, len(s.cache))
+	var deferred []msgstore.Callback
+	var stalled []bool
+	var recheck time.Time // when a blocked entry becomes deferrable
+	kept := s.cache[:0]
+	for _, cb := range s.cache {
+		h := s.hosts[hostKey(cb.URL)]
+		t, ok := s.blockedSince[cb.Seq]
+		if !ok {
+			t = now
+		}
+		if st := h != nil && s.stalled(h, now); st || now.Sub(t) >= maxBlockedWait {
+			s.inflight[cb.Seq] = struct{}{}
+			s.wg.Add(1)
+			deferred = append(deferred, cb)
+			stalled = append(stalled, st)
+			continue
+		}
+		since[cb.Seq] = t
+		kept = append(kept, cb)
+		for _, r := range [...]time.Time{t.Add(maxBlockedWait), progressOf(h).Add(stallAfter)} {
+			if recheck.IsZero() || r.Before(recheck) {
+				recheck = r
+			}
+		}
+	}
+	s.cache = kept
+	s.blockedSince = since
+	s.mu.Unlock()
+	for i, cb := range deferred {
+		s.deferBusy(cb, stalled[i], now)
+	}
+	return s.sleep(now, recheck)
+}
+
+func progressOf(h *hostState) time.Time {
+	if h == nil {
+		return time.Time{}
+	}
+	return h.progress
+}
+
+// dispatchCache starts attempts for the cached entries that are within the limits and
+// drops them, along with entries already in flight or written since the scan. It
+// reports whether it stopped because every worker is busy; if not, whatever is left
+// in the cache is blocked by its host's limit.
+func (s *Sender) dispatchCache(now time.Time) (full bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	kept := s.cache[:0]
+	for i, cb := range s.cache {
 		if _, ok := s.inflight[cb.Seq]; ok {
 			continue
 		}
 		if _, ok := s.justDone[cb.Seq]; ok {
 			continue
 		}
+		if s.active >= s.Workers {
+			kept = append(kept, s.cache[i:]...)
+			full = true
+			break
+		}
 		host := hostKey(cb.URL)
 		h := s.hosts[host]
 		if h != nil && h.active >= s.PerHost {
-			blocked = append(blocked, cb)
-			blockedHosts = append(blockedHosts, h)
+			kept = append(kept, cb)
 			continue
-		}
-		if s.active >= s.Workers {
-			full = true
-			break
 		}
 		if h == nil {
 			h = &hostState{}
@@ -392,58 +489,52 @@ func (s *Sender) dispatch() time.Duration {
 		s.wg.Add(1)
 		go s.run(cb, host)
 	}
-	since := make(map[uint64]time.Time, len(blocked))
-	for _, cb := range blocked {
-		t, ok := s.blockedSince[cb.Seq]
-		if !ok {
-			t = now
-		}
-		since[cb.Seq] = t
-	}
-	s.blockedSince = since
-	var deferred []msgstore.Callback
-	var stalled []bool
-	var recheck time.Time // when a blocked entry becomes deferrable
-	if !full && len(batch) >= s.BatchSize {
-		for i, cb := range blocked {
-			h := blockedHosts[i]
-			if st := s.stalled(h, now); st || now.Sub(since[cb.Seq]) >= maxBlockedWait {
-				s.inflight[cb.Seq] = struct{}{}
-				s.wg.Add(1)
-				deferred = append(deferred, cb)
-				stalled = append(stalled, st)
-				continue
-			}
-			for _, t := range []time.Time{h.progress.Add(stallAfter), since[cb.Seq].Add(maxBlockedWait)} {
-				if recheck.IsZero() || t.Before(recheck) {
-					recheck = t
-				}
-			}
-		}
-	}
-	s.mu.Unlock()
-	for i, cb := range deferred {
-		s.deferBusy(cb, stalled[i], now)
-	}
-	d := s.sleep(now)
-	if !recheck.IsZero() {
-		d = min(d, max(recheck.Sub(now), time.Millisecond))
-	}
-	return d
+	clear(s.cache[len(kept):]) // drop references to sent entries
+	s.cache = kept
+	return full
 }
 
-// sleep returns the time until the earliest queued callback is due, capped by
-// PollInterval. An entry already due is in flight, blocked by its host or beyond
-// the free workers: a finishing attempt or write wakes the loop, not a timer.
-func (s *Sender) sleep(now time.Time) time.Duration {
-	t, ok := s.next()
-	if !ok {
-		return s.PollInterval
+// sleep returns how long the dispatcher may sleep: until the next callback that is
+// not due yet becomes due, or until recheck when that is earlier, capped by
+// PollInterval. Entries already due need no timer: they are in the cache, in flight,
+// or announced by Notify, and a finishing attempt wakes the loop.
+func (s *Sender) sleep(now, recheck time.Time) time.Duration {
+	d := s.PollInterval
+	if t, ok := s.nextAfter(now); ok {
+		d = min(d, t.Sub(now))
 	}
-	if d := t.Sub(now); d > 0 {
-		return min(d, s.PollInterval)
+	if !recheck.IsZero() {
+		d = min(d, recheck.Sub(now))
 	}
-	return s.PollInterval
+	return max(d, time.Millisecond)
+}
+
+// nextAfter returns the earliest NextAttempt after now. With a store that cannot
+// answer exactly (no NextCallbackAfter), the earliest entry of the queue serves when it
+// is in the future, else the earliest retry this sender scheduled itself; a retry
+// hidden behind both is found by the PollInterval rescan.
+func (s *Sender) nextAfter(now time.Time) (time.Time, bool) {
+	if s.nextAfterFn != nil {
+		return s.nextAfterFn(now)
+	}
+	if t, ok := s.next(); ok && t.After(now) {
+		return t, true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.soonest.After(now) {
+		return s.soonest, true
+	}
+	return time.Time{}, false
+}
+
+// scheduled notes a retry written for time next (see nextAfter).
+func (s *Sender) scheduled(next time.Time) {
+	s.mu.Lock()
+	if now := s.Now(); !s.soonest.After(now) || next.Before(s.soonest) {
+		s.soonest = next
+	}
+	s.mu.Unlock()
 }
 
 // farFuture is later than any NextAttempt, and still representable in UnixNano
@@ -468,7 +559,7 @@ func (s *Sender) finish(seq uint64) {
 	s.justDone[seq] = s.pass
 	s.mu.Unlock()
 	s.wg.Done()
-	s.Notify()
+	s.kick()
 }
 
 func (s *Sender) release(host string) {
@@ -482,6 +573,7 @@ func (s *Sender) release(host string) {
 		}
 	}
 	s.mu.Unlock()
+	s.kick() // a worker and a host slot are free, before the outcome is even written
 }
 
 // outcome is the result of one attempt.
@@ -634,7 +726,7 @@ func (s *Sender) retry(cb msgstore.Callback, now time.Time, delay time.Duration,
 	}
 	observe()
 	s.log.Debug("callback retry", "seq", cb.Seq, "token", cb.TokenID, "next", next, "detail", detail)
-	s.Store.RetryCallback(cb.Seq, next, detail, done)
+	s.Store.RetryCallback(cb.Seq, next, detail, s.afterReschedule(next, done))
 }
 
 func (s *Sender) giveUp(cb msgstore.Callback, reason GiveUpReason, detail string, done func(error)) {
@@ -665,7 +757,21 @@ func (s *Sender) deferBusy(cb msgstore.Callback, stalled bool, now time.Time) {
 		return
 	}
 	s.obs.Deferred()
-	d.DeferCallback(cb.Seq, now.Add(maxBlockedWait+backoff(1, s.BaseBackoff, s.BaseBackoff)), done)
+	next := now.Add(maxBlockedWait + backoff(1, s.BaseBackoff, s.BaseBackoff))
+	d.DeferCallback(cb.Seq, next, s.afterReschedule(next, done))
+}
+
+// afterReschedule wraps the done of a write that moves an entry to next: the
+// dispatcher must read the store again once next has come, by timer or, when it is
+// already past, at once.
+func (s *Sender) afterReschedule(next time.Time, done func(error)) func(error) {
+	s.scheduled(next)
+	return func(err error) {
+		if !next.After(s.Now()) {
+			s.notified.Store(true)
+		}
+		done(err)
+	}
 }
 
 // hostKey is the per-host limit's key: scheme-less host:port as the URL gives it,
