@@ -229,6 +229,21 @@ func (s *Store) NextCallback() (time.Time, bool) {
 	return s.firstTime(bucketCbDue)
 }
 
+// NextCallbackAfter returns the earliest NextAttempt strictly after t: with the due callbacks in
+// flight, the time a sender's timer should fire for the next retry.
+func (s *Store) NextCallbackAfter(t time.Time) (time.Time, bool) {
+	var next time.Time
+	var ok bool
+	_ = s.view(func(tx *bolt.Tx) error {
+		k, _ := tx.Bucket(bucketCbDue).Cursor().Seek(timeKeyBound(t))
+		if len(k) == 16 {
+			next, ok = time.Unix(0, int64(beUint64(k))).UTC(), true
+		}
+		return nil
+	})
+	return next, ok
+}
+
 func getCallback(b *bolt.Bucket, seq uint64) (Callback, error) {
 	c := Callback{Seq: seq}
 	v := b.Get(u64(seq))

@@ -484,6 +484,12 @@ func TestCallbackQueue(t *testing.T) {
 	if err := wait(t, func(done func(error)) { s.AckCallback(second.Seq, done) }); err != nil {
 		t.Fatal(err)
 	}
+	if next, ok := s.NextCallbackAfter(now); !ok || !next.Equal(now.Add(time.Minute)) {
+		t.Errorf("NextCallbackAfter(now) = %v %v, want the retry at %v", next, ok, now.Add(time.Minute))
+	}
+	if _, ok := s.NextCallbackAfter(now.Add(time.Minute)); ok {
+		t.Errorf("NextCallbackAfter(the last retry) found one, want none")
+	}
 	if cbs, _ := s.DueCallbacks(now, 0); len(cbs) != 1 || cbs[0].Receipt.MessageID != msgs[2].ID {
 		t.Errorf("DueCallbacks(now) after retry and ack = %+v, want the third", cbs)
 	}
