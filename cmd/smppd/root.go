@@ -59,6 +59,8 @@ Drive load at a gateway:                        smppd bench --addr 127.0.0.1:277
 		newServeCmd(g),
 		newTokenCmd(g),
 		newBenchCmd(g),
+		newSessionsCmd(g),
+		newStatusCmd(g),
 		newVersionCmd(g),
 	)
 	return root

@@ -238,6 +238,7 @@ func runServe(ctx context.Context, g *globalOptions, o *serveOptions) error {
 
 	adm := admin.NewServer(tokens, masterKey, log)
 	adm.Hooks.TokenChanged = gw.TokenChanged
+	registerAdminOps(adm, srv, store, dataDir, filepath.Join(dataDir, "messages.db"), time.Now())
 
 	// Listeners first: a port in use fails the start before anything runs.
 	var plain, secure net.Listener

@@ -84,6 +84,21 @@ func TestServeWithAdminSocket(t *testing.T) {
 		}
 	}
 
+	var rows []sessionInfo
+	if err := json.Unmarshal(runCLI(t, "sessions", "list", "--data-dir", dir, "--output", "json"), &rows); err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 || rows[0].SystemID != created.SystemID || rows[0].BindType != "transceiver" || rows[0].Submits != 1 {
+		t.Errorf("sessions list = %+v, want the one transceiver with 1 submit", rows)
+	}
+	var st statusInfo
+	if err := json.Unmarshal(runCLI(t, "status", "--data-dir", dir, "--output", "json"), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Bound != 1 || st.Messages != 1 || st.StoreBytes == 0 {
+		t.Errorf("status = %+v, want 1 bound session and 1 message", st)
+	}
+
 	runCLI(t, "token", "revoke", "--data-dir", dir, "live-session")
 	for {
 		h, _, err := r.ReadFrame()

@@ -36,6 +36,12 @@ type tokenState struct {
 
 func (ts *tokenState) token() *tokenstore.Token { return ts.tok.Load() }
 
+// sessionState is the gateway's per-session value (smppd.Identity.Data).
+type sessionState struct {
+	token   *tokenState
+	submits atomic.Uint64 // messages accepted on this session
+}
+
 // state returns the token's live state, creating it on first use.
 func (g *Gateway) state(t tokenstore.Token) *tokenState {
 	g.mu.Lock()
@@ -113,7 +119,7 @@ func (g *Gateway) Authenticate(ctx context.Context, s *smppd.Session, b *pdu.Bin
 		g.log.Warn("bind: recording last_bind_at", "token", t.Name, "err", err)
 	}
 	g.obs.Bind("ok")
-	return smppd.Identity{ID: t.ID, Name: t.Name, Data: ts}, pdu.StatusOK
+	return smppd.Identity{ID: t.ID, Name: t.Name, Data: &sessionState{token: ts}}, pdu.StatusOK
 }
 
 // slowDown holds a failed bind's answer for cfg.FailedBindDelay (only
@@ -144,10 +150,11 @@ func remoteIP(a net.Addr) netip.Addr {
 
 // ConnState tracks bound receivers; wire it to smppd.Server.ConnState.
 func (g *Gateway) ConnState(s *smppd.Session, st smppd.ConnState) {
-	ts, _ := s.Identity().Data.(*tokenState)
-	if ts == nil {
+	ss, _ := s.Identity().Data.(*sessionState)
+	if ss == nil {
 		return
 	}
+	ts := ss.token
 	switch st {
 	case smppd.StateBound:
 		if s.BindType().CanReceive() {
@@ -193,4 +200,14 @@ func (g *Gateway) TokenChanged(t tokenstore.Token) {
 		g.log.Info("unbinding session after token change", "session", s.ID(), "token", t.Name)
 		go s.Unbind()
 	}
+}
+
+// SessionSubmits returns how many submissions a bound session made (for
+// `smppd sessions list`); false for a session the gateway did not bind.
+func SessionSubmits(s *smppd.Session) (uint64, bool) {
+	ss, ok := s.Identity().Data.(*sessionState)
+	if !ok {
+		return 0, false
+	}
+	return ss.submits.Load(), true
 }

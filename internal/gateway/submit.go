@@ -16,10 +16,15 @@ import (
 // callback, so the session's read loop keeps reading while earlier messages
 // wait for their fsync.
 func (g *Gateway) ServeSMPP(ctx context.Context, w smppd.ResponseWriter, r *smppd.Request) {
-	ts, _ := r.Session.Identity().Data.(*tokenState)
-	if ts == nil {
+	ss, _ := r.Session.Identity().Data.(*sessionState)
+	if ss == nil {
 		w.Respond(pdu.StatusInvBndSts, nil)
 		return
+	}
+	ts := ss.token
+	switch r.PDU.(type) {
+	case *pdu.SubmitSM, *pdu.DataSM, *pdu.SubmitMulti:
+		ss.submits.Add(1)
 	}
 	switch p := r.PDU.(type) {
 	case *pdu.SubmitSM:
