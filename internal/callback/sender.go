@@ -122,7 +122,7 @@ type Sender struct {
 	justDone map[uint64]uint64
 	// Owned by the dispatcher goroutine: due entries read but not yet dispatched, and
 	// whether the store may hold due entries that are not in the cache.
-	cache    []msgstore.Callback
+	cache    []cached
 	stale    bool
 	lastScan time.Time
 	notified atomic.Bool // Notify was called since the dispatcher last looked
@@ -345,6 +345,12 @@ const (
 	minRescan = 20 * time.Millisecond
 )
 
+// cached is a due callback read by a scan, with its per-host limit key.
+type cached struct {
+	msgstore.Callback
+	host string
+}
+
 // hostState tracks one receiver host:port with requests in flight.
 type hostState struct {
 	active   int       // HTTP requests in flight
@@ -404,7 +410,10 @@ func (s *Sender) dispatch() time.Duration {
 		return time.Second
 	}
 	s.stale = len(batch) >= s.BatchSize
-	s.cache = append(s.cache[:0], batch...)
+	s.cache = s.cache[:0]
+	for _, cb := range batch {
+		s.cache = append(s.cache, cached{cb, hostKey(cb.URL)})
+	}
 	if full = s.dispatchCache(now); full || !s.stale {
 		return s.sleep(now, time.Time{})
 	}
@@ -415,8 +424,9 @@ func (s *Sender) dispatch() time.Duration {
 	var stalled []bool
 	var recheck time.Time // when a blocked entry becomes deferrable
 	kept := s.cache[:0]
-	for _, cb := range s.cache {
-		h := s.hosts[hostKey(cb.URL)]
+	for _, c := range s.cache {
+		cb := c.Callback
+		h := s.hosts[c.host]
 		t, ok := s.blockedSince[cb.Seq]
 		if !ok {
 			t = now
@@ -429,7 +439,7 @@ func (s *Sender) dispatch() time.Duration {
 			continue
 		}
 		since[cb.Seq] = t
-		kept = append(kept, cb)
+		kept = append(kept, c)
 		for _, r := range [...]time.Time{t.Add(maxBlockedWait), progressOf(h).Add(stallAfter)} {
 			if recheck.IsZero() || r.Before(recheck) {
 				recheck = r
@@ -460,7 +470,8 @@ func (s *Sender) dispatchCache(now time.Time) (full bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	kept := s.cache[:0]
-	for i, cb := range s.cache {
+	for i, c := range s.cache {
+		cb, host := c.Callback, c.host
 		if _, ok := s.inflight[cb.Seq]; ok {
 			continue
 		}
@@ -472,10 +483,9 @@ func (s *Sender) dispatchCache(now time.Time) (full bool) {
 			full = true
 			break
 		}
-		host := hostKey(cb.URL)
 		h := s.hosts[host]
 		if h != nil && h.active >= s.PerHost {
-			kept = append(kept, cb)
+			kept = append(kept, c)
 			continue
 		}
 		if h == nil {
