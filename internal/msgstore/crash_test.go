@@ -89,6 +89,7 @@ func TestCrashKeepsAcknowledged(t *testing.T) {
 		if due, err := s.Due(maxTime, 0); err != nil || len(due) != st.Pending {
 			t.Errorf("round %d: Due() = %d messages, %v; want %d pending", round, len(due), err, st.Pending)
 		}
+		checkConsistency(t, s)
 		if id := s.NextID(); all[id] {
 			t.Errorf("round %d: NextID() after the crash = %d, already used", round, id)
 		}

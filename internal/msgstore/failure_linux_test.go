@@ -106,4 +106,5 @@ func TestCommitFailureFailsWholeGroup(t *testing.T) {
 	if st := s.Stats(); st.Messages != 2 || st.Pending != 2 {
 		t.Errorf("Stats() after reopen = %+v, want 2 messages pending", st)
 	}
+	checkConsistency(t, s)
 }

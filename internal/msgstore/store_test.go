@@ -232,6 +232,7 @@ func TestGroupCommitOneTransaction(t *testing.T) {
 	if st := s.Stats(); st.CommitBatches != 2 || st.CommittedOps != n+1 || st.Messages != n+1 {
 		t.Errorf("Stats() = %+v, want 2 batches, %d ops and messages", st, n+1)
 	}
+	checkConsistency(t, s)
 }
 
 // TestQueueFull: with the committer busy, MaxQueue submits wait and the next fails fast.
@@ -309,6 +310,7 @@ func TestConcurrentSubmitters(t *testing.T) {
 	if err != nil || len(out) != workers*each {
 		t.Errorf("Outbox() = %d messages, %v; want %d", len(out), err, workers*each)
 	}
+	checkConsistency(t, s)
 }
 
 // TestIDsUniqueAcrossReopen: ids never repeat across many runs and keep increasing.
@@ -443,6 +445,7 @@ func TestDueIndexAndTransitions(t *testing.T) {
 	if st.Pending != 2 || st.Receipts != 0 || st.Callbacks != 1 || st.Messages != 3 {
 		t.Errorf("Stats() = %+v, want 2 pending, 0 receipts, 1 callback, 3 messages", st)
 	}
+	checkConsistency(t, s)
 }
 
 func ids(ms []Message) []uint64 {
@@ -526,6 +529,7 @@ func TestCallbackQueue(t *testing.T) {
 	if st := s.Stats(); st.Callbacks != 1 || st.CallbacksFailed != 1 {
 		t.Errorf("Stats() = %+v, want 1 callback, 1 failed", st)
 	}
+	checkConsistency(t, s)
 }
 
 func TestCancelReplaceReschedule(t *testing.T) {
@@ -599,6 +603,7 @@ func TestCancelReplaceReschedule(t *testing.T) {
 	if out, _ := s.Outbox(0, 0); len(out) != 0 {
 		t.Errorf("Outbox() = %v, want empty", ids(out))
 	}
+	checkConsistency(t, s)
 }
 
 func TestOutboxPaging(t *testing.T) {
@@ -702,6 +707,7 @@ func TestPrune(t *testing.T) {
 	if st := s.Stats(); st.Messages != 2 {
 		t.Errorf("Stats().Messages = %d, want 2", st.Messages)
 	}
+	checkConsistency(t, s)
 }
 
 // TestExpireReceiptsInChunks: a backlog larger than one chunk is expired over several commits,
@@ -744,6 +750,7 @@ func TestExpireReceiptsInChunks(t *testing.T) {
 	if st := s.Stats(); st.Receipts != 1 {
 		t.Errorf("Stats().Receipts = %d, want 1", st.Receipts)
 	}
+	checkConsistency(t, s)
 }
 
 func TestSubmitFinal(t *testing.T) {
@@ -797,4 +804,5 @@ func TestSubmitFinal(t *testing.T) {
 	if st := s.Stats(); st.Messages != 2 || st.Pending != 1 || st.Receipts != 2 || st.Callbacks != 1 || st.Outbox != 0 {
 		t.Errorf("Stats() = %+v", st)
 	}
+	checkConsistency(t, s)
 }
