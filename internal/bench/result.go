@@ -42,6 +42,8 @@ type Result struct {
 	ReceiptsMissing   uint64        // acked messages (registered) whose receipt never came
 	ReceiptsUnmatched uint64        // final receipts for message ids this run did not see
 	ReceiptLatency    *Histogram    // submit (scheduled) → receipt arrival
+	Interims          uint64        // intermediate (non-final) receipts, not matched
+	BadDeliver        uint64        // deliver_sm that failed to decode (answered with an error status)
 
 	// ClientCPU is the CPU time (user+system) this process used while
 	// measuring, so a report can show the generator was not the bottleneck.
@@ -146,6 +148,8 @@ type jsonResult struct {
 	ReceiptsPerS      float64           `json:"receipts_per_s"`
 	ReceiptsMissing   uint64            `json:"receipts_missing"`
 	ReceiptsUnmatched uint64            `json:"receipts_unmatched"`
+	Interims          uint64            `json:"receipts_intermediate"`
+	BadDeliver        uint64            `json:"deliver_sm_undecodable"`
 	Latency           jsonPercentiles   `json:"latency_us"`
 	ReceiptLatency    jsonPercentiles   `json:"receipt_latency_us"`
 	ClientCPUS        float64           `json:"client_cpu_s"`
@@ -170,6 +174,7 @@ func (r *Result) WriteJSON(w io.Writer) error {
 		DurationS: round3(r.Duration.Seconds()), MsgsPerS: round3(r.MsgsPerSecond()),
 		Receipts: r.Receipts, ReceiptsPerS: round3(r.ReceiptsPerSecond()),
 		ReceiptsMissing: r.ReceiptsMissing, ReceiptsUnmatched: r.ReceiptsUnmatched,
+		Interims: r.Interims, BadDeliver: r.BadDeliver,
 		Latency: percentilesUS(r.Latency), ReceiptLatency: percentilesUS(r.ReceiptLatency),
 		ClientCPUS:        round3(r.ClientCPU.Seconds()),
 		ClientCPUPerMsgUS: round3(float64(r.CPUPerMessage()) / 1e3),
@@ -192,6 +197,9 @@ func (r *Result) WriteText(w io.Writer) error {
 	for _, name := range slices.Sorted(maps.Keys(r.Errors)) {
 		ew.printf("  %-20s %d\n", name, r.Errors[name])
 	}
+	if r.BadDeliver > 0 {
+		ew.printf("  undecodable deliver_sm %d (answered with an error status)\n", r.BadDeliver)
+	}
 	if r.Stray > 0 {
 		ew.printf("  stray responses      %d\n", r.Stray)
 	}
@@ -200,8 +208,8 @@ func (r *Result) WriteText(w io.Writer) error {
 	}
 	ew.printf("submit latency  %s\n", formatPercentiles(r.Latency))
 	if r.ReceiptsAsked {
-		ew.printf("receipts %d (%.0f/s)  missing %d  unmatched %d\n",
-			r.Receipts, r.ReceiptsPerSecond(), r.ReceiptsMissing, r.ReceiptsUnmatched)
+		ew.printf("receipts %d (%.0f/s)  missing %d  unmatched %d  intermediate %d\n",
+			r.Receipts, r.ReceiptsPerSecond(), r.ReceiptsMissing, r.ReceiptsUnmatched, r.Interims)
 		ew.printf("receipt latency %s\n", formatPercentiles(r.ReceiptLatency))
 	}
 	ew.printf("generator CPU %.2fs, %.2f µs/msg; %.1f msg/write, %.1f msg/read\n", r.ClientCPU.Seconds(),

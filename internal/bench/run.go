@@ -317,6 +317,8 @@ func (c *collector) result() *Result {
 		ReceiptsAsked:  c.r.tracker != nil,
 		Receipts:       c.total.receipts,
 		Stray:          c.total.stray,
+		Interims:       c.total.interims,
+		BadDeliver:     c.total.badDeliver,
 		Series:         c.series,
 	}
 	for st, n := range c.total.errs {

@@ -201,7 +201,10 @@ func (s *session) bind(ctx context.Context) error {
 			return fmt.Errorf("%w: waiting for %v: %w", ErrBindFailed, cmd.Response(), err)
 		}
 		switch {
-		case h.Seq == seq && (h.ID == cmd.Response() || h.ID == pdu.CmdGenericNack):
+		// Only one request is outstanding, so the bind_resp is taken
+		// whatever its sequence number: some servers (go-smpp's test
+		// server among them) do not echo it.
+		case h.ID == cmd.Response() || (h.ID == pdu.CmdGenericNack && h.Seq == seq):
 			s.win.settle(seq)
 			if h.Status != pdu.StatusOK {
 				return fmt.Errorf("%w: %v answered %v", ErrBindFailed, h.ID, h.Status)
