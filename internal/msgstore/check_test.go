@@ -112,8 +112,12 @@ func TestCheckConsistencyCatchesHalfOps(t *testing.T) {
 	if len(rec.errs) != 0 {
 		t.Fatalf("consistent store reported: %v", rec.errs)
 	}
+	stored, err := s.Get(m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketDue).Delete(timeKey(m.DueAt, m.ID))
+		return tx.Bucket(bucketDue).Delete(timeKey(stored.DueAt, m.ID))
 	}); err != nil {
 		t.Fatal(err)
 	}
