@@ -61,7 +61,7 @@
 // At most Sender.Workers requests in flight, at most Sender.PerHost to one host:port,
 // each bounded by Sender.RequestTimeout; no goroutine per queued callback and at most
 // Sender.BatchSize queued callbacks in memory. A receiver that hangs holds only its
-// PerHost slots; its backlog is pushed back (see Sender.dispatch) so that it never
-// hides other tokens' callbacks. The SMPP path never waits for the sender: it only
+// PerHost slots; once its due backlog fills a whole scan, it is pushed back with
+// backoff so that it never hides other tokens' callbacks behind it. The SMPP path never waits for the sender: it only
 // writes to the store and calls Notify, which does not block.
 package callback
