@@ -3,6 +3,7 @@ package msgstore
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -805,4 +806,36 @@ func TestSubmitFinal(t *testing.T) {
 		t.Errorf("Stats() = %+v", st)
 	}
 	checkConsistency(t, s)
+}
+
+func TestSchemaVersion(t *testing.T) {
+	path := newPath(t)
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(metaSchema, u64(schemaVersion+1))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if s, err := Open(path, Options{}); !errors.Is(err, ErrSchema) {
+		if s != nil {
+			s.Close()
+		}
+		t.Errorf("Open(newer schema) = %v, want ErrSchema", err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := fi.Mode().Perm(); perm != 0o600 {
+		t.Errorf("data file mode = %v, want 0600", perm)
+	}
 }
