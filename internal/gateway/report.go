@@ -39,6 +39,22 @@ func (g *Gateway) report(tok *tokenstore.Token, m *msgstore.Message, at time.Tim
 // transition commits one state change of m with the receipt and callback
 // it owes. nextDue is the next simulator event for a non-final state.
 func (g *Gateway) transition(tok *tokenstore.Token, m *msgstore.Message, state pdu.MessageState, at time.Time, out outcome, nextDue time.Time, done func(error)) {
+	t := g.transitionFor(tok, m, state, at, out, nextDue)
+	g.store.Transition(t, func(err error) {
+		if err != nil {
+			g.log.Error("simulator: committing outcome", "message", g.cfg.IDFormat.Format(m.ID), "err", err)
+			done(err)
+			return
+		}
+		g.transitioned(m, t)
+		done(nil)
+	})
+}
+
+// transitionFor describes a state change of m: whether a receipt is owed
+// (registered_delivery), whether a callback is (the token's URL: every
+// final state, intermediate ones when asked for).
+func (g *Gateway) transitionFor(tok *tokenstore.Token, m *msgstore.Message, state pdu.MessageState, at time.Time, out outcome, nextDue time.Time) msgstore.Transition {
 	final := state.Final()
 	t := msgstore.Transition{
 		ID:      m.ID,
@@ -55,23 +71,21 @@ func (g *Gateway) transition(tok *tokenstore.Token, m *msgstore.Message, state p
 	if tok != nil && tok.CallbackURL != "" && (final || m.RegisteredDelivery&regIntermediate != 0) {
 		t.Callback = tok.CallbackURL
 	}
-	g.store.Transition(t, func(err error) {
-		if err != nil {
-			g.log.Error("simulator: committing outcome", "message", g.cfg.IDFormat.Format(m.ID), "err", err)
-			done(err)
-			return
+	return t
+}
+
+// transitioned runs after a state change committed: it wakes the token's
+// receipt dispatcher and the callback sender.
+func (g *Gateway) transitioned(m *msgstore.Message, t msgstore.Transition) {
+	if t.Receipt {
+		g.obs.ReceiptQueued()
+		if ts := g.lookupState(m.TokenID); ts != nil {
+			ts.wakeDispatcher()
 		}
-		if t.Receipt {
-			g.obs.ReceiptQueued()
-			if ts := g.lookupState(m.TokenID); ts != nil {
-				ts.wakeDispatcher()
-			}
-		}
-		if t.Callback != "" && g.OnCallback != nil {
-			g.OnCallback()
-		}
-		done(nil)
-	})
+	}
+	if t.Callback != "" && g.OnCallback != nil {
+		g.OnCallback()
+	}
 }
 
 // tokenFor returns the current record of a token: the live cache when a

@@ -249,34 +249,67 @@ func (g *Gateway) eventTime(m *msgstore.Message, now time.Time) time.Time {
 }
 
 // commit stores msgs and calls done once, after all of them committed (or
-// with the first error). For a test-mode message whose outcome is due at
-// once, the gateway reports it right after the commit instead of waiting
-// for the due loop.
+// with the first error). A test-mode message whose outcome is due at once
+// is stored already final, with its receipt, in the same operation
+// (SubmitFinal): one commit per message. The 9006 rule with intermediate
+// notifications asked for takes two steps; the gateway reports those right
+// after the commit, and claims them meanwhile so the due loop leaves them be.
 func (g *Gateway) commit(tok *tokenstore.Token, msgs []*msgstore.Message, done func(error)) {
 	now := g.now()
-	var immediate []*msgstore.Message
+	type final struct {
+		m *msgstore.Message
+		t msgstore.Transition
+	}
+	var finals []final
+	var plain, twoStep []*msgstore.Message
+	delayed := false
 	for _, m := range msgs {
-		if m.TestMode && g.eventTime(m, now).Equal(now) {
-			immediate = append(immediate, m)
+		switch {
+		case !m.TestMode:
+			plain = append(plain, m)
+		case !g.eventTime(m, now).Equal(now):
+			plain = append(plain, m)
+			delayed = true
+		default:
+			out := simulate(m.Dest.Addr)
+			if out.intermediate && m.RegisteredDelivery&regIntermediate != 0 {
+				plain = append(plain, m)
+				twoStep = append(twoStep, m)
+				continue
+			}
+			m.State, m.DoneAt, m.DueAt = out.state, now, time.Time{}
+			finals = append(finals, final{m, g.transitionFor(tok, m, out.state, now, out, time.Time{})})
 		}
 	}
-	if len(immediate) > 0 {
+	if len(twoStep) > 0 {
 		g.claimMu.Lock()
-		for _, m := range immediate {
+		for _, m := range twoStep {
 			g.claimed[m.ID] = struct{}{}
 		}
 		g.claimMu.Unlock()
 	}
-	delayed := false
-	for _, m := range msgs {
-		delayed = delayed || (m.TestMode && len(immediate) < len(msgs))
-	}
-	finish := func(err error) {
+	var (
+		mu      sync.Mutex
+		left    = len(msgs)
+		firstEr error
+	)
+	one := func(err error) {
+		mu.Lock()
+		if err != nil && firstEr == nil {
+			firstEr = err
+		}
+		left--
+		last := left == 0
+		err = firstEr
+		mu.Unlock()
+		if !last {
+			return
+		}
 		done(err)
 		if delayed && err == nil {
 			wake(g.dueWake)
 		}
-		for _, m := range immediate {
+		for _, m := range twoStep {
 			if err != nil {
 				g.unclaim(m.ID)
 				continue
@@ -284,28 +317,16 @@ func (g *Gateway) commit(tok *tokenstore.Token, msgs []*msgstore.Message, done f
 			g.report(tok, m, now, func() { g.unclaim(m.ID) })
 		}
 	}
-	if len(msgs) == 1 {
-		g.store.Submit(msgs[0], finish)
-		return
-	}
-	var (
-		mu      sync.Mutex
-		left    = len(msgs)
-		firstEr error
-	)
-	for _, m := range msgs {
-		g.store.Submit(m, func(err error) {
-			mu.Lock()
-			if err != nil && firstEr == nil {
-				firstEr = err
+	for _, f := range finals {
+		g.store.SubmitFinal(f.m, f.t, func(err error) {
+			if err == nil {
+				g.transitioned(f.m, f.t)
 			}
-			left--
-			last := left == 0
-			mu.Unlock()
-			if last {
-				finish(firstEr)
-			}
+			one(err)
 		})
+	}
+	for _, m := range plain {
+		g.store.Submit(m, one)
 	}
 }
 
