@@ -35,6 +35,10 @@ func (t *receiptTracker) shard(id string) *receiptShard {
 	return &t.shards[maphash.String(t.seed, id)%uint64(len(t.shards))]
 }
 
+func (t *receiptTracker) shardBytes(id []byte) *receiptShard {
+	return &t.shards[maphash.Bytes(t.seed, id)%uint64(len(t.shards))]
+}
+
 // submitted records that id was accepted for a submit scheduled at sched. If
 // its receipt already came, it returns the latency (arrival - sched) and true.
 func (t *receiptTracker) submitted(id string, sched int64) (latency int64, matched bool) {
@@ -50,17 +54,18 @@ func (t *receiptTracker) submitted(id string, sched int64) (latency int64, match
 }
 
 // receipt records a final receipt for id arriving at now. If its submit is
-// known, it returns the latency and true; otherwise it is kept as early.
-func (t *receiptTracker) receipt(id string, now int64) (latency int64, matched bool) {
-	s := t.shard(id)
+// known, it returns the latency and true; otherwise it is kept as early. id
+// may alias a frame buffer: it is copied only when kept.
+func (t *receiptTracker) receipt(id []byte, now int64) (latency int64, matched bool) {
+	s := t.shardBytes(id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if sched, ok := s.pending[id]; ok {
-		delete(s.pending, id)
+	if sched, ok := s.pending[string(id)]; ok {
+		delete(s.pending, string(id))
 		return now - sched, true
 	}
-	if _, dup := s.early[id]; !dup {
-		s.early[id] = now
+	if _, dup := s.early[string(id)]; !dup {
+		s.early[string(id)] = now
 	}
 	return 0, false
 }
