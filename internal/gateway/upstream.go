@@ -26,12 +26,12 @@ func (g *Gateway) LiveRouting(routable func(tokenID, tokenName, dest string) boo
 	}
 	return func(next smppd.Handler) smppd.Handler {
 		return smppd.HandlerFunc(func(ctx context.Context, w smppd.ResponseWriter, r *smppd.Request) {
-			ts, _ := r.Session.Identity().Data.(*tokenState)
-			if ts == nil {
+			ss, _ := r.Session.Identity().Data.(*sessionState)
+			if ss == nil || ss.token == nil {
 				next.ServeSMPP(ctx, w, r)
 				return
 			}
-			tok := ts.token()
+			tok := ss.token.token()
 			if tok == nil || tok.TestMode {
 				next.ServeSMPP(ctx, w, r)
 				return

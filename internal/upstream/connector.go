@@ -138,6 +138,7 @@ type Connector struct {
 	retryAt  map[uint64]time.Time
 	attempts map[uint64]int
 	acking   map[string]uint64 // upstream‖0‖id → smppd id, between submit_sm_resp and its commit
+	parked   map[*parkedReceipt]struct{}
 	cursor   uint64
 	rescan   bool
 
@@ -169,6 +170,7 @@ func New(o Options) (*Connector, error) {
 		retryAt:  make(map[uint64]time.Time),
 		attempts: make(map[uint64]int),
 		acking:   make(map[string]uint64),
+		parked:   make(map[*parkedReceipt]struct{}),
 		wake:     make(chan struct{}, 1),
 	}
 	if c.obs == nil {
@@ -485,7 +487,14 @@ func (c *Connector) settle(l *link, j *job, h pdu.Header, resp pdu.PDU, err erro
 		ak := l.up.Name + "\x00" + key
 		c.mu.Lock()
 		c.acking[ak] = id
+		var waiting []*parkedReceipt
+		if len(c.parked) > 0 {
+			waiting = c.matchParkedLocked(l.up.Name, key)
+		}
 		c.mu.Unlock()
+		for _, p := range waiting {
+			p.resolve(id, true)
+		}
 		c.store.Forwarded(msgstore.Forward{ID: id, Upstream: l.up.Name, UpstreamID: key, ExpireAt: time.Now().Add(c.cfg.MapTTL)}, func(err error) {
 			c.mu.Lock()
 			delete(c.acking, ak)
@@ -627,40 +636,119 @@ func (c *Connector) receipt(l *link, d *pdu.DeliverSM, rid string, respond func(
 		ne = [3]byte{v.Type, byte(v.Code >> 8), byte(v.Code)}
 	}
 	cands := idCandidates(id)
-	sid, found := uint64(0), false
-	c.mu.Lock()
-	for _, k := range cands {
-		if v, ok := c.acking[l.up.Name+"\x00"+k]; ok {
-			sid, found = v, true
-			break
-		}
-	}
-	c.mu.Unlock()
-	if !found {
-		v, err := c.store.LookupForward(l.up.Name, cands...)
-		switch {
-		case err == nil:
-			sid, found = v, true
-		case !errors.Is(err, msgstore.ErrNotFound):
-			c.log.Error("upstream: receipt lookup", "upstream", l.up.Name, "err", err)
-			respond(pdu.StatusSysErr) // the upstream sends it again later
+	report := func(sid uint64, found bool) {
+		if !found {
+			unmatched("unknown id")
 			return
 		}
+		c.obs.Receipt(l.up.Name, true)
+		c.rep.Outcome(sid, state, errc, ne, time.Now(), func(err error) {
+			switch {
+			case err == nil, errors.Is(err, msgstore.ErrFinal), errors.Is(err, msgstore.ErrNotFound):
+				respond(pdu.StatusOK)
+			default:
+				c.log.Error("upstream: committing a receipt", "upstream", l.up.Name, "message", sid, "err", err)
+				respond(pdu.StatusSysErr)
+			}
+		})
 	}
-	if !found {
-		unmatched("unknown id")
+	if sid, ok := c.lookupAcking(l.up.Name, cands); ok {
+		report(sid, true)
 		return
 	}
-	c.obs.Receipt(l.up.Name, true)
-	c.rep.Outcome(sid, state, errc, ne, time.Now(), func(err error) {
-		switch {
-		case err == nil, errors.Is(err, msgstore.ErrFinal), errors.Is(err, msgstore.ErrNotFound):
-			respond(pdu.StatusOK)
-		default:
-			c.log.Error("upstream: committing a receipt", "upstream", l.up.Name, "message", sid, "err", err)
-			respond(pdu.StatusSysErr)
+	sid, err := c.store.LookupForward(l.up.Name, cands...)
+	switch {
+	case err == nil:
+		report(sid, true)
+		return
+	case !errors.Is(err, msgstore.ErrNotFound):
+		c.log.Error("upstream: receipt lookup", "upstream", l.up.Name, "err", err)
+		respond(pdu.StatusSysErr) // the upstream sends it again later
+		return
+	}
+	if !l.submitting() {
+		report(0, false)
+		return
+	}
+	// With a transmitter and a receiver the receipt can overtake the
+	// submit_sm_resp it belongs to (two connections): park it until a
+	// response of this link names its id, or the response timeout.
+	c.park(l, cands, report)
+}
+
+// parkedReceipt is a receipt waiting for its submit_sm_resp.
+type parkedReceipt struct {
+	link    string
+	cands   []string
+	resolve func(sid uint64, found bool)
+}
+
+func (c *Connector) lookupAcking(link string, cands []string) (uint64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lookupAckingLocked(link, cands)
+}
+
+func (c *Connector) lookupAckingLocked(link string, cands []string) (uint64, bool) {
+	for _, k := range cands {
+		if v, ok := c.acking[link+"\x00"+k]; ok {
+			return v, true
+		}
+	}
+	return 0, false
+}
+
+func (c *Connector) park(l *link, cands []string, resolve func(uint64, bool)) {
+	p := &parkedReceipt{link: l.up.Name, cands: cands, resolve: resolve}
+	c.mu.Lock()
+	if sid, ok := c.lookupAckingLocked(l.up.Name, cands); ok {
+		c.mu.Unlock()
+		resolve(sid, true)
+		return
+	}
+	c.parked[p] = struct{}{}
+	c.mu.Unlock()
+	// The response may have been read, recorded and forgotten between the
+	// lookups above and the parking: look in the store once more.
+	if sid, err := c.store.LookupForward(l.up.Name, cands...); err == nil && c.unpark(p) {
+		resolve(sid, true)
+		return
+	}
+	time.AfterFunc(l.up.ResponseTimeout, func() {
+		if c.unpark(p) {
+			resolve(0, false)
 		}
 	})
+}
+
+// unpark removes p; false when someone else already resolved it.
+func (c *Connector) unpark(p *parkedReceipt) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.parked[p]; !ok {
+		return false
+	}
+	delete(c.parked, p)
+	return true
+}
+
+// matchParkedLocked returns the parked receipts that key (an acknowledged
+// upstream id of link) resolves, removing them.
+func (c *Connector) matchParkedLocked(link, key string) []*parkedReceipt {
+	var out []*parkedReceipt
+	for p := range c.parked {
+		if p.link != link {
+			continue
+		}
+		for _, k := range p.cands {
+			if k == key {
+				out = append(out, p)
+				delete(c.parked, p)
+				break
+			}
+		}
+	}
+	return out
 }
 
 func (c *Connector) mo(l *link, d *pdu.DeliverSM, respond func(pdu.Status)) {
@@ -811,4 +899,16 @@ func (c *Connector) Status() Status {
 		st.Upstreams = append(st.Upstreams, ls)
 	}
 	return st
+}
+
+// ackingFor reports whether an acceptance of link is being committed.
+func (c *Connector) ackingFor(link string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.acking {
+		if strings.HasPrefix(k, link+"\x00") {
+			return true
+		}
+	}
+	return false
 }

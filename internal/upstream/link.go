@@ -89,6 +89,15 @@ func (l *link) healthy() bool {
 	return l.tx != nil && time.Now().After(l.pauseTill)
 }
 
+// submitting reports whether submissions of this link await a response or
+// are queued (a receipt we cannot match yet may belong to one of them).
+func (l *link) submitting() bool {
+	l.mu.Lock()
+	tx := l.tx
+	l.mu.Unlock()
+	return len(l.jobs) > 0 || (tx != nil && tx.outstanding() > 0) || l.c.ackingFor(l.up.Name)
+}
+
 // offer queues j without blocking; false when the link is down or full.
 func (l *link) offer(j *job) bool {
 	if !l.healthy() {
