@@ -82,6 +82,7 @@ type Session struct {
 	lastPing     int64 // when the last enquire_link was sent, ns since epoch
 	unanswered   int   // enquire_links sent since the last PDU read
 	unbindSeq    uint32
+	finished     bool // finish is waiting for bg; no more bg.Add
 
 	outMu     sync.Mutex // guards the write queue below; never held during I/O
 	out       []byte     // encoded PDUs waiting for the write loop
@@ -420,7 +421,11 @@ func (s *Session) serve() {
 	s.lastRead.Store(0)
 	go s.writeLoop()
 	if tc, ok := s.conn.(*tls.Conn); ok {
-		ctx, cancel := context.WithTimeout(s.ctx, time.Duration(s.bindTimeout))
+		limit := time.Duration(s.bindTimeout)
+		if limit <= 0 {
+			limit = DefaultBindTimeout
+		}
+		ctx, cancel := context.WithTimeout(s.ctx, limit)
 		err := tc.HandshakeContext(ctx)
 		cancel()
 		if err != nil {
@@ -448,6 +453,9 @@ func (s *Session) finish() {
 	}
 	s.closeNow(ClientClosed) // no-op when a reason was recorded
 	<-s.writerDone
+	s.mu.Lock()
+	s.finished = true // no bg.Add after this
+	s.mu.Unlock()
 	s.bg.Wait()
 
 	s.mu.Lock()
@@ -813,7 +821,7 @@ func (s *Session) waitQuiet(window bool, d time.Duration) bool {
 // ConnState hooks included.
 func (s *Session) beginUnbind(reason CloseReason) {
 	s.mu.Lock()
-	if s.State() == StateClosed {
+	if s.finished || s.State() == StateClosed {
 		s.mu.Unlock()
 		return
 	}
