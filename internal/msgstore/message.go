@@ -1,6 +1,7 @@
 package msgstore
 
 import (
+	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -106,31 +107,7 @@ func (s *Store) Submit(m *Message, done func(error)) {
 		go done(err)
 		return
 	}
-	key := u64(c.ID)
-	rec, _ := c.AppendBinary(make([]byte, 0, 96+len(c.Body)+len(c.Text)+len(c.TokenID)))
-	var dueKey []byte
-	if c.TestMode {
-		dueKey = timeKey(c.DueAt, c.ID)
-	}
-	s.enqueue(op{submit: true, done: done, apply: func(tx *bolt.Tx, d *delta) error {
-		msgs := tx.Bucket(bucketMessages)
-		if msgs.Get(key) != nil {
-			return fmt.Errorf("%w: %d", ErrExists, c.ID)
-		}
-		// Ids grow within a run: fill pages for appends, not for random inserts.
-		msgs.FillPercent = 0.95
-		if err := put(msgs, key, rec); err != nil {
-			return err
-		}
-		d.messages++
-		if dueKey != nil {
-			tx.Bucket(bucketDue).FillPercent = 0.9
-			d.pending++
-			return put(tx.Bucket(bucketDue), dueKey, nil)
-		}
-		d.outbox++
-		return put(tx.Bucket(bucketOutbox), key, nil)
-	}})
+	s.enqueue(newSubmitOp(&c, nil, false, "", done))
 }
 
 // SubmitFinal stores a new message already in the state t describes, with t's receipt and
@@ -170,27 +147,41 @@ func (s *Store) SubmitFinal(m *Message, t Transition, done func(error)) {
 		go done(err)
 		return
 	}
-	// Everything but the sequence numbers is encoded here, in the caller's goroutine.
-	key := u64(c.ID)
-	rec, _ := c.AppendBinary(make([]byte, 0, 96+len(c.Body)+len(c.Text)+len(c.TokenID)))
-	var dueKey []byte
-	if !c.DueAt.IsZero() {
-		dueKey = timeKey(c.DueAt, c.ID)
-	}
 	var r *Receipt
-	var rrec []byte
 	if t.Receipt || t.Callback != "" {
 		rr := newReceipt(&c, at)
 		r = &rr
-		if t.Receipt {
-			rrec, _ = r.AppendBinary(make([]byte, 0, 128))
-		}
 	}
-	s.enqueue(op{submit: true, done: done, apply: func(tx *bolt.Tx, d *delta) error {
+	s.enqueue(newSubmitOp(&c, r, t.Receipt, t.Callback, done))
+}
+
+// newSubmitOp encodes c (validated, its indexes decided: DueAt for the due index, Outbox) and, when
+// receipt is set, r, in the caller's goroutine, and returns the op that stores them, with r's
+// callback to url when url is set. Key, due key and record share one allocation; the closure
+// captures only what the committer needs.
+func newSubmitOp(c *Message, r *Receipt, receipt bool, url string, done func(error)) op {
+	id, outbox := c.ID, c.Outbox
+	buf := make([]byte, 0, 8+16+96+len(c.Body)+len(c.Text)+len(c.TokenID))
+	buf = binary.BigEndian.AppendUint64(buf, id)
+	key := buf[0:8:8]
+	var dueKey []byte
+	if !c.DueAt.IsZero() {
+		buf = appendTimeKey(buf, c.DueAt, id)
+		dueKey = buf[8:24:24]
+	}
+	start := len(buf)
+	buf, _ = c.AppendBinary(buf)
+	rec := buf[start:]
+	var rrec []byte
+	if receipt {
+		rrec, _ = r.AppendBinary(make([]byte, 0, 128))
+	}
+	return op{submit: true, done: done, apply: func(tx *bolt.Tx, d *delta) error {
 		msgs := tx.Bucket(bucketMessages)
 		if msgs.Get(key) != nil {
-			return fmt.Errorf("%w: %d", ErrExists, c.ID)
+			return fmt.Errorf("%w: %d", ErrExists, id)
 		}
+		// Ids grow within a run: fill pages for appends, not for random inserts.
 		msgs.FillPercent = 0.95
 		if err := put(msgs, key, rec); err != nil {
 			return err
@@ -198,12 +189,13 @@ func (s *Store) SubmitFinal(m *Message, t Transition, done func(error)) {
 		d.messages++
 		switch {
 		case dueKey != nil:
-			tx.Bucket(bucketDue).FillPercent = 0.9
-			if err := put(tx.Bucket(bucketDue), dueKey, nil); err != nil {
+			due := tx.Bucket(bucketDue)
+			due.FillPercent = 0.9
+			if err := put(due, dueKey, nil); err != nil {
 				return err
 			}
 			d.pending++
-		case c.Outbox:
+		case outbox:
 			if err := put(tx.Bucket(bucketOutbox), key, nil); err != nil {
 				return err
 			}
@@ -212,8 +204,8 @@ func (s *Store) SubmitFinal(m *Message, t Transition, done func(error)) {
 		if r == nil {
 			return nil
 		}
-		return queueReport(tx, d, r, rrec, t.Receipt, t.Callback)
-	}})
+		return queueReport(tx, d, r, rrec, receipt, url)
+	}}
 }
 
 // Get returns a copy of the message with id, or ErrNotFound.

@@ -359,14 +359,17 @@ func u64(v uint64) []byte {
 // timeKey returns the 16-byte key t ‖ id of the time-ordered indexes. Times before 1970 sort as
 // 1970 (the store never schedules in the past century).
 func timeKey(t time.Time, id uint64) []byte {
+	return appendTimeKey(make([]byte, 0, 16), t, id)
+}
+
+// appendTimeKey appends timeKey(t, id) to b.
+func appendTimeKey(b []byte, t time.Time, id uint64) []byte {
 	var n uint64
 	if ns := unixNano(t); ns > 0 {
 		n = uint64(ns)
 	}
-	k := make([]byte, 16)
-	binary.BigEndian.PutUint64(k, n)
-	binary.BigEndian.PutUint64(k[8:], id)
-	return k
+	b = binary.BigEndian.AppendUint64(b, n)
+	return binary.BigEndian.AppendUint64(b, id)
 }
 
 // timeKeyBound returns the smallest key after every entry at or before t.
