@@ -110,7 +110,7 @@ type Options struct {
 const (
 	scanBatch      = 512
 	scanInterval   = time.Second      // rescan of the outbox while links are up
-	expiryInterval = 10 * time.Second // expiry sweep while every link is down
+	expiryInterval = 10 * time.Second // expiry sweep while every link is down (besides known expiries)
 	janitorEvery   = time.Minute      // map and MO TTLs
 	noRouteErr     = "00B"            // ESME_RINVDSTADR
 )
@@ -262,21 +262,28 @@ func (c *Connector) tokenName(id string) string {
 // expired messages while none can, sleep until woken or the next retry.
 func (c *Connector) pump() {
 	defer c.wg.Done()
-	var lastSweep time.Time
+	var nextSweep time.Time
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
 		now := time.Now()
-		next := now.Add(scanInterval)
-		if c.anyHealthy() {
-			if t := c.scan(now, false); t.Before(next) {
-				next = t
+		var next time.Time
+		switch {
+		case c.anyHealthy():
+			next = earliest(now.Add(scanInterval), c.scan(now, false))
+			nextSweep = time.Time{}
+		case !now.Before(nextSweep):
+			// Every upstream is down: only expiries (and routes that
+			// vanished) can change anything; look again at the first
+			// validity end, or after expiryInterval.
+			// Sweeps are at least a second apart: each reads the outbox.
+			nextSweep = earliest(now.Add(expiryInterval), c.scan(now, true))
+			if d := nextSweep.Sub(now); d < time.Second {
+				nextSweep = now.Add(time.Second)
 			}
-			lastSweep = now
-		} else if now.Sub(lastSweep) >= expiryInterval {
-			c.scan(now, true)
-			lastSweep = now
-			next = now.Add(expiryInterval)
+			next = nextSweep
+		default:
+			next = nextSweep
 		}
 		timer.Reset(max(time.Until(next), time.Millisecond))
 		select {
@@ -295,6 +302,14 @@ func (c *Connector) pump() {
 			}
 		}
 	}
+}
+
+// earliest returns the earlier of a and b, ignoring a zero b.
+func earliest(a, b time.Time) time.Time {
+	if !b.IsZero() && b.Before(a) {
+		return b
+	}
+	return a
 }
 
 func (c *Connector) anyHealthy() bool {
@@ -316,7 +331,8 @@ const (
 
 // scan walks the outbox from the cursor and hands messages to links until
 // they are full; expiryOnly only finishes expired and unroutable messages.
-// It returns when the next retry or scheduled message is due.
+// It returns when the next retry, scheduled message or expiry is due (zero:
+// nothing seen).
 func (c *Connector) scan(now time.Time, expiryOnly bool) time.Time {
 	c.mu.Lock()
 	cursor := c.cursor
@@ -324,7 +340,7 @@ func (c *Connector) scan(now time.Time, expiryOnly bool) time.Time {
 		cursor, c.rescan = 0, false
 	}
 	c.mu.Unlock()
-	next := now.Add(scanInterval)
+	var next time.Time
 	for {
 		msgs, err := c.store.Outbox(cursor, scanBatch)
 		if err != nil {
@@ -336,8 +352,10 @@ func (c *Connector) scan(now time.Time, expiryOnly bool) time.Time {
 		for i := range msgs {
 			m := &msgs[i]
 			v, at := c.consider(m, now, expiryOnly)
-			if !at.IsZero() && at.Before(next) {
+			if next.IsZero() {
 				next = at
+			} else {
+				next = earliest(next, at)
 			}
 			if v == full {
 				c.mu.Lock()
