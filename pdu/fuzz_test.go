@@ -49,6 +49,17 @@ func FuzzDecode(f *testing.F) {
 }
 
 func checkDecode(t *testing.T, h Header, body []byte) {
+	if h.ID == CmdSubmitSM || h.ID == CmdDeliverSM {
+		var v SubmitSMView
+		var sm SubmitSM
+		verr, derr := v.Decode(h.ID, body), sm.decodeBody(h.ID, body)
+		if (verr == nil) != (derr == nil) || (verr != nil && verr.Error() != derr.Error()) {
+			t.Fatalf("SubmitSMView.Decode() = %v, DecodeBody() = %v", verr, derr)
+		}
+		if verr == nil && (!bytes.Equal(v.ShortMessage, sm.ShortMessage) || string(v.Dest.Addr) != sm.Dest.Addr) {
+			t.Fatalf("SubmitSMView disagrees with DecodeBody")
+		}
+	}
 	p, err := Decode(h, body)
 	if err != nil {
 		var e *Error
