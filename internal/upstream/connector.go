@@ -141,6 +141,7 @@ type Connector struct {
 	parked   map[*parkedReceipt]struct{}
 	cursor   uint64
 	rescan   bool
+	seen     uint64 // highest outbox id an expiry sweep has read
 
 	wake   chan struct{}
 	ctx    context.Context
@@ -263,6 +264,7 @@ func (c *Connector) tokenName(id string) string {
 func (c *Connector) pump() {
 	defer c.wg.Done()
 	var nextSweep time.Time
+	woken := false
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -270,14 +272,22 @@ func (c *Connector) pump() {
 		var next time.Time
 		switch {
 		case c.anyHealthy():
-			next = earliest(now.Add(scanInterval), c.scan(now, false))
+			next = earliest(now.Add(scanInterval), c.scan(now, false, 0))
 			nextSweep = time.Time{}
+		case woken:
+			// New messages while every upstream is down: learn their
+			// validity ends without reading the whole outbox again.
+			c.mu.Lock()
+			from := c.seen
+			c.mu.Unlock()
+			nextSweep = earliest(nextSweep, c.scan(now, true, from))
+			next = nextSweep
 		case !now.Before(nextSweep):
 			// Every upstream is down: only expiries (and routes that
 			// vanished) can change anything; look again at the first
 			// validity end, or after expiryInterval.
 			// Sweeps are at least a second apart: each reads the outbox.
-			nextSweep = earliest(now.Add(expiryInterval), c.scan(now, true))
+			nextSweep = earliest(now.Add(expiryInterval), c.scan(now, true, 0))
 			if d := nextSweep.Sub(now); d < time.Second {
 				nextSweep = now.Add(time.Second)
 			}
@@ -286,10 +296,12 @@ func (c *Connector) pump() {
 			next = nextSweep
 		}
 		timer.Reset(max(time.Until(next), time.Millisecond))
+		woken = false
 		select {
 		case <-c.ctx.Done():
 			return
 		case <-c.wake:
+			woken = !nextSweep.IsZero()
 		case <-timer.C:
 			c.mu.Lock()
 			c.rescan = true
@@ -310,6 +322,17 @@ func earliest(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// room is how many more jobs the healthy links' queues can take.
+func (c *Connector) room() int {
+	n := 0
+	for _, l := range c.links {
+		if l.healthy() {
+			n += cap(l.jobs) - len(l.jobs)
+		}
+	}
+	return n
 }
 
 func (c *Connector) anyHealthy() bool {
@@ -333,16 +356,28 @@ const (
 // they are full; expiryOnly only finishes expired and unroutable messages.
 // It returns when the next retry, scheduled message or expiry is due (zero:
 // nothing seen).
-func (c *Connector) scan(now time.Time, expiryOnly bool) time.Time {
+//
+// An expiry-only scan starts after from (0: the whole outbox) and records the
+// highest id it saw in c.seen, so that a wake while every upstream is down
+// reads only the messages that arrived since.
+func (c *Connector) scan(now time.Time, expiryOnly bool, from uint64) time.Time {
 	c.mu.Lock()
 	cursor := c.cursor
-	if c.rescan || expiryOnly {
+	if c.rescan {
 		cursor, c.rescan = 0, false
+	}
+	if expiryOnly {
+		cursor = from
 	}
 	c.mu.Unlock()
 	var next time.Time
+	batch := scanBatch
+	if !expiryOnly {
+		// Read no more than the links can take now.
+		batch = min(max(c.room(), 16), scanBatch)
+	}
 	for {
-		msgs, err := c.store.Outbox(cursor, scanBatch)
+		msgs, err := c.store.Outbox(cursor, batch)
 		if err != nil {
 			if !errors.Is(err, msgstore.ErrClosed) {
 				c.log.Error("upstream: reading the outbox", "err", err)
@@ -364,8 +399,13 @@ func (c *Connector) scan(now time.Time, expiryOnly bool) time.Time {
 				return next
 			}
 			cursor = m.ID
+			if expiryOnly {
+				c.mu.Lock()
+				c.seen = max(c.seen, m.ID)
+				c.mu.Unlock()
+			}
 		}
-		if len(msgs) < scanBatch {
+		if len(msgs) < batch {
 			c.mu.Lock()
 			c.cursor = 0
 			c.mu.Unlock()
@@ -452,9 +492,8 @@ func (c *Connector) forget(id uint64, rescan bool) {
 	}
 	c.rescan = c.rescan || rescan
 	c.mu.Unlock()
-	if rescan {
-		signal(c.wake)
-	}
+	// A window slot or queue place is free again: the pump resumes its scan.
+	signal(c.wake)
 }
 
 // transient reports whether an upstream's refusal is worth a retry.

@@ -14,7 +14,7 @@ import (
 // token "acme" routes everything there.
 func chain(t *testing.T, bind string) (front, up *node, cl *client) {
 	t.Helper()
-	up = newNode(t, gateway.Config{IDFormat: gateway.IDDecimal}, nil)
+	up = newNode(t, gateway.Config{IDFormat: gateway.IDDecimal, ReceiptRetry: 50 * time.Millisecond}, nil)
 	upTok, upPass := up.token("front-gateway", true)
 	cfg := &upstream.Config{
 		Upstreams: []upstream.Upstream{{

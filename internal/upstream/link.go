@@ -86,7 +86,7 @@ func bindCmd(role string) pdu.CommandID {
 func (l *link) healthy() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.tx != nil && time.Now().After(l.pauseTill)
+	return l.tx != nil && !l.tx.isClosed() && time.Now().After(l.pauseTill)
 }
 
 // submitting reports whether submissions of this link await a response or

@@ -452,6 +452,16 @@ func (s *session) unbind(timeout time.Duration) {
 	s.close(ErrSessionClosed)
 }
 
+// isClosed reports whether the session has closed.
+func (s *session) isClosed() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
 // wait waits for the session's goroutines after close.
 func (s *session) wait() { s.wg.Wait() }
 
