@@ -5,15 +5,18 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"runtime/pprof"
 
 	"github.com/smppd/smppd/internal/responder"
 	"github.com/spf13/cobra"
 )
 
 type benchResponderOptions struct {
-	Listen   string
-	Receipts bool
-	DBPath   string
+	Listen     string
+	Receipts   bool
+	DBPath     string
+	CPUProfile string
 }
 
 func newBenchResponderCmd(g *globalOptions) *cobra.Command {
@@ -36,6 +39,17 @@ messages. It prints the address it listens on and runs until interrupted.`,
 				}
 				defer db.Close()
 				srv.DB = db
+			}
+			if opts.CPUProfile != "" {
+				pf, err := os.Create(opts.CPUProfile)
+				if err != nil {
+					return err
+				}
+				if err := pprof.StartCPUProfile(pf); err != nil {
+					pf.Close()
+					return err
+				}
+				defer func() { pprof.StopCPUProfile(); pf.Close() }()
 			}
 			l, err := net.Listen("tcp", opts.Listen)
 			if err != nil {
@@ -63,5 +77,7 @@ messages. It prints the address it listens on and runs until interrupted.`,
 	cmd.Flags().StringVar(&opts.Listen, "listen", "127.0.0.1:2776", "`host:port` to listen on (port 0 picks one)")
 	cmd.Flags().BoolVar(&opts.Receipts, "receipts", false, "send a receipt per message that asks for one")
 	cmd.Flags().StringVar(&opts.DBPath, "db", "", "store messages in this bbolt `file` before answering (fsync per group)")
+	cmd.Flags().StringVar(&opts.CPUProfile, "cpuprofile", "", "write the responder's CPU profile to this `file`")
+	_ = cmd.Flags().MarkHidden("cpuprofile")
 	return cmd
 }

@@ -15,6 +15,7 @@ package responder
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"log/slog"
@@ -258,25 +259,34 @@ func (c *conn) handle(out []byte, h pdu.Header, body []byte) (_ []byte, closeAft
 func (c *conn) submit(out []byte, h pdu.Header, body []byte) []byte {
 	srv := c.srv
 	id := srv.nextID.Add(1)
-	var rc *receiptInfo
+	wantReceipt := false
+	var sm pdu.SubmitSMView // borrows body: nothing is copied unless kept
 	if srv.Receipts && c.receiver {
-		var sm pdu.SubmitSM
-		if err := sm.DecodeBody(body); err != nil {
+		if err := sm.Decode(pdu.CmdSubmitSM, body); err != nil {
 			status, _, _ := pdu.ErrorStatus(err)
 			return appendSubmitResp(out, h.Seq, status, 0)
 		}
-		if sm.RegisteredDelivery&0x03 == 1 {
-			rc = &receiptInfo{src: sm.Source, dst: sm.Dest, text: sm.ShortMessage, at: time.Now()}
-		}
+		wantReceipt = sm.RegisteredDelivery&0x03 == 1
 	}
 	if cm := srv.committer; cm != nil {
+		var rc *receiptInfo
+		if wantReceipt {
+			// The receipt is built after the commit, when body is gone.
+			rc = &receiptInfo{
+				src:  pdu.AddressView{TON: sm.Source.TON, NPI: sm.Source.NPI, Addr: bytes.Clone(sm.Source.Addr)},
+				dst:  pdu.AddressView{TON: sm.Dest.TON, NPI: sm.Dest.NPI, Addr: bytes.Clone(sm.Dest.Addr)},
+				text: bytes.Clone(receiptText(sm.DataCoding, sm.ShortMessage)),
+				at:   time.Now(),
+			}
+		}
 		cm.enqueue(c, h.Seq, id, body, rc)
 		return out
 	}
 	srv.submits.Add(1)
 	out = appendSubmitResp(out, h.Seq, pdu.StatusOK, id)
-	if rc != nil {
-		out = c.appendReceipt(out, id, rc)
+	if wantReceipt {
+		now := time.Now()
+		out = c.appendReceipt(out, id, sm.Source, sm.Dest, receiptText(sm.DataCoding, sm.ShortMessage), now, now)
 	}
 	return out
 }
@@ -294,36 +304,82 @@ func appendSubmitResp(b []byte, seq uint32, status pdu.Status, id uint64) []byte
 	return b
 }
 
-// receiptInfo is what a receipt needs from its submit_sm.
+// receiptInfo is what a receipt needs from its submit_sm once the body is
+// gone (store mode).
 type receiptInfo struct {
-	src, dst pdu.Address
+	src, dst pdu.AddressView
 	text     []byte
 	at       time.Time
 }
 
-// appendReceipt appends a DELIVRD receipt for message id; c.wmu must be held
-// or the caller must be the connection's only writer.
-func (c *conn) appendReceipt(out []byte, id uint64, rc *receiptInfo) []byte {
-	ids := strconv.FormatUint(id, 16)
-	text, err := pdu.Receipt{
-		ID: ids, Sub: 1, Dlvrd: 1, SubmitDate: rc.at, DoneDate: time.Now(),
-		Stat: pdu.StateDelivered, Err: "000", Text: string(rc.text),
-	}.AppendText(nil)
-	if err != nil {
-		return out
+// receiptText is the Appendix B "Text:" field: the first 20 characters of a
+// message in a single-octet coding, nothing for other codings (the receipt
+// text itself is always plain ASCII).
+func receiptText(coding pdu.DataCoding, sm []byte) []byte {
+	if coding != pdu.CodingDefault && coding != pdu.CodingIA5 && coding != pdu.CodingLatin1 {
+		return nil
 	}
-	d := &pdu.DeliverSM{
-		Source:       rc.dst,
-		Dest:         rc.src,
-		ESMClass:     0x04,
-		ShortMessage: text,
+	sm = sm[:min(len(sm), pdu.ReceiptTextMax)]
+	for _, c := range sm {
+		if c < 0x20 || c >= 0x7F {
+			return nil
+		}
 	}
-	d.TLVs.SetReceiptedMessageID(ids)
-	d.TLVs.SetMessageState(pdu.StateDelivered)
-	out2, err := pdu.Append(out, c.nextSeq(), pdu.StatusOK, d)
-	if err != nil {
-		return out
-	}
+	return sm
+}
+
+// appendReceipt appends a DELIVRD receipt for message id from the submit's
+// destination to its source: the Appendix B text and the
+// receipted_message_id and message_state TLVs, encoded by hand since it goes
+// out once per message. The caller holds c.wmu or is the connection's only
+// writer (nextSeq).
+func (c *conn) appendReceipt(out []byte, id uint64, src, dst pdu.AddressView, text []byte, submitAt, doneAt time.Time) []byte {
+	start := len(out)
+	out = pdu.Header{ID: pdu.CmdDeliverSM, Seq: c.nextSeq()}.AppendTo(out)
+	out = append(out, 0) // service_type
+	out = appendAddr(out, dst)
+	out = appendAddr(out, src)
+	out = append(out, 0x04, 0, 0, 0, 0, 0, 0, 0, 0) // esm_class receipt, pid, priority, sched, validity, reg, replace, coding, default id
+	smLen := len(out)
+	out = append(out, 0)
+	out = append(out, "id:"...)
+	idStart := len(out)
+	out = strconv.AppendUint(out, id, 16)
+	idEnd := len(out)
+	out = append(out, " sub:001 dlvrd:001 submit date:"...)
+	out = appendReceiptDate(out, submitAt)
+	out = append(out, " done date:"...)
+	out = appendReceiptDate(out, doneAt)
+	out = append(out, " stat:DELIVRD err:000 Text:"...)
+	out = append(out, text...)
+	out[smLen] = byte(len(out) - smLen - 1)
+	idLen := idEnd - idStart
+	out = binary.BigEndian.AppendUint16(out, uint16(pdu.TagReceiptedMessageID))
+	out = binary.BigEndian.AppendUint16(out, uint16(idLen+1))
+	out = append(out, out[idStart:idEnd]...)
+	out = append(out, 0)
+	out = binary.BigEndian.AppendUint16(out, uint16(pdu.TagMessageState))
+	out = binary.BigEndian.AppendUint16(out, 1)
+	out = append(out, byte(pdu.StateDelivered))
+	binary.BigEndian.PutUint32(out[start:], uint32(len(out)-start))
 	c.srv.receipts.Add(1)
-	return out2
+	return out
+}
+
+// appendAddr appends TON, NPI and the C-string address.
+func appendAddr(b []byte, a pdu.AddressView) []byte {
+	b = append(b, byte(a.TON), byte(a.NPI))
+	b = append(b, a.Addr...)
+	return append(b, 0)
+}
+
+// appendReceiptDate appends t as YYMMDDhhmm (UTC).
+func appendReceiptDate(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	y, mo, d := t.Date()
+	h, mi, _ := t.Clock()
+	for _, v := range [...]int{y % 100, int(mo), d, h, mi} {
+		b = append(b, byte('0'+v/10), byte('0'+v%10))
+	}
+	return b
 }

@@ -120,7 +120,7 @@ func (cm *committer) run() {
 				cm.srv.submits.Add(1)
 				if it.rc != nil {
 					it.c.wmu.Lock() // nextSeq
-					out = it.c.appendReceipt(out, it.id, it.rc)
+					out = it.c.appendReceipt(out, it.id, it.rc.src, it.rc.dst, it.rc.text, it.rc.at, time.Now())
 					it.c.wmu.Unlock()
 				}
 			}
