@@ -75,6 +75,19 @@ func (s *smsc) serve(ctx context.Context, w smppd.ResponseWriter, r *smppd.Reque
 	case strings.HasSuffix(p.Dest.Addr, "0000"):
 		w.Respond(pdu.StatusInvDstAdr, nil)
 		return
+	case strings.HasSuffix(p.Dest.Addr, "0666"):
+		// The duplicate window: committed here, then the link dies before
+		// the submit_sm_resp leaves (once per message).
+		s.mu.Lock()
+		first := !s.throttled[text]
+		s.throttled[text] = true
+		s.submits[text]++
+		s.mu.Unlock()
+		if first {
+			r.Session.Close(smppd.Kicked)
+			w.Respond(pdu.StatusOK, nil) // lost: the session is closed
+			return
+		}
 	case strings.HasSuffix(p.Dest.Addr, "0058"):
 		s.mu.Lock()
 		first := !s.throttled[text]
@@ -86,9 +99,11 @@ func (s *smsc) serve(ctx context.Context, w smppd.ResponseWriter, r *smppd.Reque
 		}
 	}
 	n := s.next.Add(1) + 1000
-	s.mu.Lock()
-	s.submits[text]++
-	s.mu.Unlock()
+	if !strings.HasSuffix(p.Dest.Addr, "0666") {
+		s.mu.Lock()
+		s.submits[text]++
+		s.mu.Unlock()
+	}
 	w.Respond(pdu.StatusOK, &pdu.SubmitSMResp{MessageID: fmt.Sprintf("%012d", n)})
 	rc := pdu.Receipt{ID: fmt.Sprintf("%X", n), Sub: 1, Dlvrd: 1, SubmitDate: time.Now(), DoneDate: time.Now(),
 		Stat: pdu.StateDelivered, Err: "000"}
@@ -308,5 +323,37 @@ func TestUpstreamDownExpires(t *testing.T) {
 	}
 	if n := front.store.Stats().Outbox; n != 0 {
 		t.Errorf("outbox = %d after expiry, want 0", n)
+	}
+}
+
+// TestDuplicateWindow: the upstream commits a message and dies before its
+// submit_sm_resp is sent. We cannot know it was accepted, so it is submitted
+// again: the one duplicate the design allows. The client still gets exactly
+// one receipt, with smppd's id.
+func TestDuplicateWindow(t *testing.T) {
+	up := newSMSC(t)
+	front := newNode(t, gateway.Config{}, &upstream.Config{
+		Upstreams: []upstream.Upstream{fastUpstream("quirky", up.addr)},
+		Routes:    []upstream.Route{{Upstreams: []string{"quirky"}}},
+	})
+	tok, pass := front.token("acme", false)
+	cl := dial(t, front.addr, pdu.CmdBindTransceiver, tok.SystemID, pass)
+	st, id := cl.submit("447700900666", "dup")
+	if st != pdu.StatusOK {
+		t.Fatalf("submit: %v", st)
+	}
+	got := cl.receipts(1)
+	if rs := got[id]; len(rs) != 1 || rs[0].Stat != pdu.StateDelivered {
+		t.Errorf("receipts %+v, want one DELIVRD for %s", got, id)
+	}
+	cl.noMore(100 * time.Millisecond)
+	up.mu.Lock()
+	n := up.submits["dup"]
+	up.mu.Unlock()
+	if n != 2 {
+		t.Errorf("upstream committed the message %d times, want 2 (once lost ack, once resubmitted)", n)
+	}
+	if st := front.conn.Status().Upstreams[0]; st.Failed != 1 || st.Accepted != 1 {
+		t.Errorf("status %+v, want 1 failed (no answer) and 1 accepted", st)
 	}
 }
