@@ -133,11 +133,11 @@ type Numbers struct {
 }
 
 type numberEntry struct {
-	token    string
-	prefix   string // prefix form
-	lo, hi   string // range form (same length)
-	width    int    // specificity: len(prefix), or digits shared by lo and hi
-	isRange  bool
+	token   string
+	prefix  string // prefix form
+	lo, hi  string // range form (same length)
+	width   int    // specificity: len(prefix), or digits shared by lo and hi
+	isRange bool
 }
 
 // NewNumbers validates ranges and returns the table. The most specific entry
