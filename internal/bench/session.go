@@ -121,6 +121,7 @@ type session struct {
 	closing    atomic.Bool
 	unbinding  atomic.Bool // we sent unbind: the server may close after unbind_resp
 	freed      []uint16    // reader-owned: settled slots not yet released
+	answered   bool        // reader-owned: answers queued since the last wake
 
 	writes      atomic.Uint64 // write system calls
 	sent        atomic.Uint64
@@ -226,6 +227,17 @@ func (s *session) queue(seq uint32, status pdu.Status, p pdu.PDU) {
 	s.out, _ = pdu.Append(s.out, seq, status, p) // fixed bodies: cannot fail
 	s.outMu.Unlock()
 	s.wake()
+}
+
+// answer queues the reader's response to a server request. The writer is
+// woken once the reader has drained its input (see readLoop), so a burst of
+// deliver_sm costs one wake-up and one write, or none if the sender flushes
+// first.
+func (s *session) answer(seq uint32, status pdu.Status, p pdu.PDU) {
+	s.outMu.Lock()
+	s.out, _ = pdu.Append(s.out, seq, status, p) // fixed bodies: cannot fail
+	s.outMu.Unlock()
+	s.answered = true
 }
 
 func (s *session) wake() {
@@ -402,7 +414,13 @@ func (s *session) readLoop() {
 		// reuse its time instead of reading the clock per frame.
 		buffered := frameBuffered(s.br)
 		if !buffered {
-			s.releaseFreed() // about to block: let the sender refill
+			// About to block: let the sender refill and the writer send
+			// our answers.
+			s.releaseFreed()
+			if s.answered {
+				s.answered = false
+				s.wake()
+			}
 		}
 		h, body, err := s.rd.ReadFrame()
 		if err != nil {
@@ -421,17 +439,17 @@ func (s *session) readLoop() {
 		case pdu.CmdDeliverSM:
 			s.onDeliver(h, body, now)
 		case pdu.CmdEnquireLink:
-			s.queue(h.Seq, pdu.StatusOK, enquireLinkResp)
+			s.answer(h.Seq, pdu.StatusOK, enquireLinkResp)
 		case pdu.CmdDataSM:
-			s.queue(h.Seq, pdu.StatusOK, dataSMResp)
+			s.answer(h.Seq, pdu.StatusOK, dataSMResp)
 		case pdu.CmdUnbind:
-			s.queue(h.Seq, pdu.StatusOK, unbindResp)
+			s.answer(h.Seq, pdu.StatusOK, unbindResp)
 			s.fail(errors.New("server unbound the session"))
 		case pdu.CmdUnbindResp:
 			s.unbindOnce.Do(func() { close(s.unbound) })
 		default:
 			if !h.ID.IsResponse() {
-				s.queue(h.Seq, pdu.StatusInvCmdID, genericNack)
+				s.answer(h.Seq, pdu.StatusInvCmdID, genericNack)
 			}
 		}
 	}
@@ -497,13 +515,13 @@ func (s *session) onDeliver(h pdu.Header, body []byte, now int64) {
 	var d pdu.SubmitSMView
 	if err := d.Decode(pdu.CmdDeliverSM, body); err != nil {
 		status, _, _ := pdu.ErrorStatus(err)
-		s.queue(h.Seq, status, deliverSMResp)
+		s.answer(h.Seq, status, deliverSMResp)
 		s.statMu.Lock()
 		s.cur.badDeliver++
 		s.statMu.Unlock()
 		return
 	}
-	s.queue(h.Seq, pdu.StatusOK, deliverSMResp)
+	s.answer(h.Seq, pdu.StatusOK, deliverSMResp)
 	if d.ESMClass&esmTypeMask != esmTypeReceipt || s.r.tracker == nil {
 		return // a mobile-originated message, or receipts not asked for
 	}
