@@ -58,6 +58,7 @@ type serveOptions struct {
 	messageIDFormat string
 	shutdownTimeout time.Duration
 	failedBindDelay time.Duration
+	retention       time.Duration
 	noSync          bool
 }
 
@@ -111,6 +112,7 @@ admin socket in the data directory. SIGTERM or SIGINT shuts down gracefully
 	f.DurationVar(&o.defaultValidity, "default-validity", 48*time.Hour, "validity period of messages that set none")
 	f.StringVar(&o.messageIDFormat, "message-id-format", "hex", "message id spelling: hex, decimal or uuid")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long graceful shutdown waits for clients to unbind")
+	f.DurationVar(&o.retention, "message-retention", 7*24*time.Hour, "how long final messages stay queryable with query_sm before they are deleted")
 	f.DurationVar(&o.failedBindDelay, "failed-bind-delay", time.Second, "hold the answer to a failed bind this long, slowing password guessing (0 disables)")
 	f.BoolVar(&o.noSync, "unsafe-no-sync", false, "skip fsync on commit (benchmarks only: an acknowledged message can be lost)")
 	return cmd
@@ -210,6 +212,7 @@ func runServe(ctx context.Context, g *globalOptions, o *serveOptions) error {
 		TestReceiptDelay: o.receiptDelay,
 		DefaultValidity:  o.defaultValidity,
 		FailedBindDelay:  o.failedBindDelay,
+		MessageRetention: o.retention,
 		Logger:           log,
 		Observer:         m,
 	}, tokens, store)

@@ -37,6 +37,10 @@ type Config struct {
 	// ReceiptRetry is how long a receipt that a client answered with an
 	// error, or did not answer, waits before it is sent again (default 5s).
 	ReceiptRetry time.Duration
+	// MessageRetention is how long a final message stays queryable
+	// (query_sm) before the sweeper deletes it (default 7 days; never less
+	// than ReceiptTTL, so a waiting receipt's message is still there).
+	MessageRetention time.Duration
 	// FailedBindDelay holds the answer to a failed bind this long, so that
 	// one connection cannot guess quickly (default 1s; negative disables).
 	FailedBindDelay time.Duration
@@ -59,6 +63,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.ReceiptRetry <= 0 {
 		c.ReceiptRetry = 5 * time.Second
+	}
+	if c.MessageRetention < c.ReceiptTTL {
+		c.MessageRetention = max(7*24*time.Hour, c.ReceiptTTL)
 	}
 	if c.FailedBindDelay == 0 {
 		c.FailedBindDelay = time.Second

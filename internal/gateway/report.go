@@ -166,6 +166,17 @@ func (g *Gateway) sweepLoop() {
 	defer t.Stop()
 	for {
 		g.guard.sweep(g.now())
+		// Final messages past their retention: deleted in slices, so a big
+		// backlog does not hold the committer for long.
+		for {
+			n, err := g.store.Prune(g.now().Add(-g.cfg.MessageRetention), 4096)
+			if err != nil {
+				g.log.Error("pruning messages", "err", err)
+			}
+			if n < 4096 || g.ctx.Err() != nil {
+				break
+			}
+		}
 		n, err := g.store.ExpireReceipts(g.now().Add(-g.cfg.ReceiptTTL))
 		if err != nil {
 			g.log.Error("expiring receipts", "err", err)
