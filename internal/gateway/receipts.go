@@ -6,6 +6,7 @@ import (
 
 	"github.com/smppd/smppd/internal/msgstore"
 	"github.com/smppd/smppd/pdu"
+	"github.com/smppd/smppd/pdu/coding"
 	"github.com/smppd/smppd/smppd"
 )
 
@@ -227,23 +228,27 @@ func (g *Gateway) deliverSM(r *msgstore.Receipt) *pdu.DeliverSM {
 }
 
 // receiptText is the receipt's "text:" field: the first 20 characters of
-// the message when its coding is text-like, printable ASCII only (the
-// receipt itself travels as data_coding 0).
+// the message when its coding is text, in printable ASCII ('?' for the
+// rest), since the receipt itself travels as data_coding 0.
 func receiptText(m *msgstore.Message) string {
 	switch m.DataCoding {
-	case pdu.CodingDefault, pdu.CodingIA5, pdu.CodingLatin1:
+	case pdu.CodingDefault, pdu.CodingIA5, pdu.CodingLatin1, pdu.CodingUCS2:
 	default:
+		return "" // binary: nothing readable to quote
+	}
+	s, err := coding.Decode(m.DataCoding, m.Text)
+	if err != nil {
 		return ""
 	}
-	b := make([]byte, 0, 20)
-	for _, c := range m.Text {
-		if len(b) == 20 {
+	b := make([]byte, 0, pdu.ReceiptTextMax)
+	for _, r := range s {
+		if len(b) == pdu.ReceiptTextMax {
 			break
 		}
-		if c < 0x20 || c > 0x7e {
-			c = '?'
+		if r < 0x20 || r > 0x7e {
+			r = '?'
 		}
-		b = append(b, c)
+		b = append(b, byte(r))
 	}
 	return string(b)
 }

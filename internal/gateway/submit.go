@@ -7,6 +7,7 @@ import (
 
 	"github.com/smppd/smppd/internal/msgstore"
 	"github.com/smppd/smppd/pdu"
+	"github.com/smppd/smppd/pdu/coding"
 	"github.com/smppd/smppd/smppd"
 	"github.com/smppd/smppd/tokenstore"
 )
@@ -210,11 +211,13 @@ func (g *Gateway) newMessage(tok *tokenstore.Token, sub *submission, now time.Ti
 		State:              pdu.StateEnroute,
 	}
 	text := sub.text
-	if c, ok := concatOf(sub.esmClass, text, sub.tlvs); ok {
-		m.Concat.Ref, m.Concat.Total, m.Concat.Part = c.ref, c.total, c.part
+	if c, ok, _ := coding.ConcatOf(sub.esmClass, text, sub.tlvs); ok {
+		m.Concat.Ref, m.Concat.Total, m.Concat.Part = c.Ref, c.Total, c.Part
 	}
-	if sub.esmClass&esmUDHI != 0 && len(text) > 0 {
-		text = text[min(int(text[0])+1, len(text)):]
+	if sub.esmClass&esmUDHI != 0 {
+		if _, rest, err := coding.SplitUDH(text); err == nil {
+			text = rest
+		}
 	}
 	m.Text = append([]byte(nil), text[:min(len(text), receiptTextMax)]...)
 	if !tok.TestMode {
@@ -344,12 +347,18 @@ func (g *Gateway) isClaimed(id uint64) bool {
 }
 
 // segments is how many SMS parts a submission stands for: a UDH or SAR
-// part is one; a message_payload counts the parts it would need.
+// part is one; a message_payload counts the parts it would need in its
+// coding (binary or undecodable payloads by octets).
 func segments(sub *submission) int {
-	if _, ok := sub.tlvs.MessagePayload(); ok && len(sub.text) > 0 {
-		return countSegments(sub.dataCoding, sub.text)
+	if _, ok := sub.tlvs.MessagePayload(); !ok || len(sub.text) == 0 {
+		return 1
 	}
-	return 1
+	if s, err := coding.Decode(sub.dataCoding, sub.text); err == nil {
+		if n := coding.Segments(sub.dataCoding, s); n > 0 {
+			return n
+		}
+	}
+	return (len(sub.text) + 133) / 134
 }
 
 var _ = tokenstore.Token{}

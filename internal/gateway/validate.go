@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/smppd/smppd/pdu"
+	"github.com/smppd/smppd/pdu/coding"
 )
 
 // Submission is a submit_sm, data_sm or one destination of a submit_multi
@@ -154,7 +155,7 @@ func checkCommon(c common, now time.Time, defaultValidity, maxValidity time.Dura
 		text = payload
 	}
 	if c.esmClass&esmUDHI != 0 {
-		if len(text) == 0 || int(text[0])+1 > len(text) {
+		if _, _, err := coding.SplitUDH(text); err != nil {
 			return nil, scheduleAt, expireAt, pdu.StatusInvMsgLen
 		}
 	}
