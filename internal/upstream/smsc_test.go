@@ -19,7 +19,8 @@ import (
 
 // smsc is an upstream with the habits that break receipt matching: its
 // submit_sm_resp ids are decimal with leading zeros, its receipts spell the
-// same number in upper-case hex, in the text only (no TLVs). Destinations
+// same number in upper-case hex, in the text only (no TLVs), and for
+// destinations ending in 0077 before the submit_sm_resp. Destinations
 // ending in 0000 are refused with ESME_RINVDSTADR, those ending in 0058 are
 // throttled once before they are accepted. Built on smppd.Server.
 type smsc struct {
@@ -104,13 +105,19 @@ func (s *smsc) serve(ctx context.Context, w smppd.ResponseWriter, r *smppd.Reque
 		s.submits[text]++
 		s.mu.Unlock()
 	}
-	w.Respond(pdu.StatusOK, &pdu.SubmitSMResp{MessageID: fmt.Sprintf("%012d", n)})
+	early := strings.HasSuffix(p.Dest.Addr, "0077") // the receipt overtakes the response
+	if !early {
+		w.Respond(pdu.StatusOK, &pdu.SubmitSMResp{MessageID: fmt.Sprintf("%012d", n)})
+	}
 	rc := pdu.Receipt{ID: fmt.Sprintf("%X", n), Sub: 1, Dlvrd: 1, SubmitDate: time.Now(), DoneDate: time.Now(),
 		Stat: pdu.StateDelivered, Err: "000"}
 	b, _ := rc.AppendText(nil)
 	d := &pdu.DeliverSM{Source: p.Dest, Dest: p.Source, ESMClass: 0x04, ShortMessage: b}
 	if err := r.Session.Send(d, func(pdu.Header, pdu.PDU, error) {}); err != nil {
 		s.t.Logf("smsc: receipt not sent: %v", err)
+	}
+	if early {
+		w.Respond(pdu.StatusOK, &pdu.SubmitSMResp{MessageID: fmt.Sprintf("%012d", n)})
 	}
 }
 
@@ -187,7 +194,7 @@ func TestQuirkySMSC(t *testing.T) {
 		state pdu.MessageState
 		err   string
 	}{}
-	for i, dest := range []string{"447700900001", "447700900002", "447700900058", "447700900000"} {
+	for i, dest := range []string{"447700900001", "447700900002", "447700900058", "447700900000", "447700900077"} {
 		st, id := cl.submit(dest, fmt.Sprintf("msg %d", i))
 		if st != pdu.StatusOK {
 			t.Fatalf("submit: %v", st)
@@ -212,13 +219,13 @@ func TestQuirkySMSC(t *testing.T) {
 			t.Errorf("%q accepted %d times by the upstream", text, n)
 		}
 	}
-	if len(up.submits) != 3 {
-		t.Errorf("upstream accepted %d messages, want 3", len(up.submits))
+	if len(up.submits) != 4 {
+		t.Errorf("upstream accepted %d messages, want 4", len(up.submits))
 	}
 	up.mu.Unlock()
 	st := front.conn.Status().Upstreams[0]
-	if st.Retried != 1 || st.Rejected != 1 || st.Accepted != 3 || st.Unmatched != 0 {
-		t.Errorf("status %+v: want 1 retried, 1 rejected, 3 accepted, 0 unmatched", st)
+	if st.Retried != 1 || st.Rejected != 1 || st.Accepted != 4 || st.Unmatched != 0 {
+		t.Errorf("status %+v: want 1 retried, 1 rejected, 4 accepted, 0 unmatched", st)
 	}
 
 	t.Run("MO", func(t *testing.T) {
