@@ -92,7 +92,14 @@ func pipeline(c net.Conn, tmpl []byte, n, window int) error {
 	buf := make([]byte, 0, window*len(tmpl))
 	seq := uint32(1)
 	for sent := 0; sent < n; {
-		<-tokens
+		select {
+		case <-tokens:
+		case err := <-readErr:
+			if err == nil {
+				err = fmt.Errorf("reader finished after %d of %d sent", sent, n)
+			}
+			return err
+		}
 		k := 1
 	more:
 		for sent+k < n {
