@@ -3,7 +3,10 @@ package upstream
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,8 +15,11 @@ import (
 	"github.com/fiorix/go-smpp/smpp"
 	"github.com/fiorix/go-smpp/smpp/pdu/pdutext"
 
+	"github.com/smppd/smppd/internal/gateway"
+	"github.com/smppd/smppd/internal/msgstore"
 	"github.com/smppd/smppd/internal/responder"
 	"github.com/smppd/smppd/pdu"
+	"github.com/smppd/smppd/tokenstore"
 )
 
 // The client choice (issue 6): go-smpp, the client the user chose, against
@@ -123,6 +129,68 @@ func BenchmarkClientGoSMPP(b *testing.B) {
 			if n := failed.Load(); n > 0 {
 				b.Fatalf("%d submits failed", n)
 			}
+		})
+	}
+}
+
+// BenchmarkConnectorDrain measures the whole forward path: N live messages
+// waiting in a real (fsynced) store's outbox are submitted to the in-memory
+// responder and each acceptance is committed (Store.Forwarded: the message
+// leaves the outbox and its upstream id is mapped) — msgs/s until the outbox
+// is empty.
+//
+//	go test -run '^$' -bench 'BenchmarkConnectorDrain' -benchtime 50000x ./internal/upstream
+func BenchmarkConnectorDrain(b *testing.B) {
+	for _, w := range []int{100, 1000} {
+		b.Run(fmt.Sprintf("window=%d", w), func(b *testing.B) {
+			dir := b.TempDir()
+			store, err := msgstore.Open(filepath.Join(dir, "messages.db"), msgstore.Options{Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer store.Close()
+			tokens, err := tokenstore.Open(filepath.Join(dir, "tokens.db"), tokenstore.Options{NoSync: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer tokens.Close()
+			gw := gateway.New(gateway.Config{Logger: slog.New(slog.DiscardHandler)}, tokens, store)
+			body, _ := (&pdu.SubmitSM{Source: pdu.Address{TON: 5, Addr: "ACME"}, Dest: pdu.Address{TON: 1, NPI: 1, Addr: "447700900001"},
+				ShortMessage: []byte("hello from the benchmark")}).AppendBody(nil)
+			var wg sync.WaitGroup
+			for i := 0; i < b.N; i++ {
+				wg.Add(1)
+				store.Submit(&msgstore.Message{ID: store.NextID(), TokenID: "tok", Dest: pdu.Address{Addr: "447700900001"}, Body: body,
+					SubmitAt: time.Now(), ExpireAt: time.Now().Add(time.Hour), State: pdu.StateEnroute}, func(err error) {
+					if err != nil {
+						b.Error(err)
+					}
+					wg.Done()
+				})
+			}
+			wg.Wait()
+			c, err := New(Options{
+				Config: Config{
+					Upstreams: []Upstream{{Name: "r", Address: startResponder(b), SystemID: "bench", Window: w}},
+					Routes:    []Route{{Upstreams: []string{"r"}}},
+				},
+				Store: store, Reporter: gw, Logger: slog.New(slog.DiscardHandler),
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			start := time.Now()
+			c.Start()
+			for store.Stats().Outbox > 0 {
+				time.Sleep(time.Millisecond)
+			}
+			elapsed := time.Since(start)
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
+			st := store.Stats()
+			b.ReportMetric(float64(st.CommittedOps)/float64(max(st.CommitBatches, 1)), "ops/commit")
+			c.Stop(context.Background())
 		})
 	}
 }

@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -283,25 +284,57 @@ func (l *link) pause(d time.Duration) {
 	l.mu.Unlock()
 }
 
-// submitPDU rebuilds the submit_sm (or data_sm) the client sent, from the
-// body the gateway stored; a message stored without a body is rebuilt from
-// its fields.
+// submitPDU rebuilds what the client sent, from the body the gateway stored
+// (a submit_sm, a data_sm, or the submit_multi this message is one
+// destination of), checked against the message's own fields so that one
+// body is never read as another kind; a message without a usable body is
+// rebuilt from its fields. smppd always asks the upstream for a final
+// receipt (registered_delivery bits 1-0 = 01), whatever the client asked
+// for: the message's state, callbacks and query_sm depend on it; the client
+// still gets only the receipts it asked for.
 func submitPDU(m *msgstore.Message) (pdu.PDU, error) {
+	var out pdu.PDU
 	if len(m.Body) > 0 {
-		p := &pdu.SubmitSM{}
-		if err := p.DecodeBody(m.Body); err == nil {
-			return p, nil
-		}
-		d := &pdu.DataSM{}
-		if err := d.DecodeBody(m.Body); err == nil {
-			return d, nil
+		if p := (&pdu.SubmitSM{}); p.DecodeBody(m.Body) == nil && p.Dest == m.Dest && p.Source == m.Source && p.DataCoding == m.DataCoding {
+			p.RegisteredDelivery = p.RegisteredDelivery&^0x03 | 0x01
+			out = p
+		} else if d := (&pdu.DataSM{}); d.DecodeBody(m.Body) == nil && d.Dest == m.Dest && d.Source == m.Source && d.DataCoding == m.DataCoding {
+			d.RegisteredDelivery = d.RegisteredDelivery&^0x03 | 0x01
+			out = d
+		} else if sm := (&pdu.SubmitMulti{}); sm.DecodeBody(m.Body) == nil && sm.Source == m.Source && sm.DataCoding == m.DataCoding {
+			out = &pdu.SubmitSM{
+				ServiceType: sm.ServiceType, Source: sm.Source, Dest: m.Dest, ESMClass: sm.ESMClass,
+				ProtocolID: sm.ProtocolID, PriorityFlag: sm.PriorityFlag, ScheduleDeliveryTime: sm.ScheduleDeliveryTime,
+				ValidityPeriod: sm.ValidityPeriod, RegisteredDelivery: sm.RegisteredDelivery&^0x03 | 0x01,
+				ReplaceIfPresent: sm.ReplaceIfPresent, DataCoding: sm.DataCoding, SMDefaultMsgID: sm.SMDefaultMsgID,
+				ShortMessage: sm.ShortMessage, TLVs: sm.TLVs,
+			}
 		}
 	}
-	return &pdu.SubmitSM{
-		ServiceType: m.ServiceType, Source: m.Source, Dest: m.Dest, ESMClass: m.ESMClass,
-		ProtocolID: m.ProtocolID, PriorityFlag: m.PriorityFlag, RegisteredDelivery: m.RegisteredDelivery,
-		DataCoding: m.DataCoding, ShortMessage: m.Text,
-	}, nil
+	if out == nil {
+		out = &pdu.SubmitSM{
+			ServiceType: m.ServiceType, Source: m.Source, Dest: m.Dest, ESMClass: m.ESMClass,
+			ProtocolID: m.ProtocolID, PriorityFlag: m.PriorityFlag, RegisteredDelivery: m.RegisteredDelivery&^0x03 | 0x01,
+			DataCoding: m.DataCoding, ShortMessage: m.Text,
+		}
+	}
+	if p, ok := out.(*pdu.SubmitSM); ok {
+		// The schedule was kept here (the message left the outbox only when
+		// due), and a relative validity would start again at the upstream:
+		// send the absolute end smppd computed.
+		p.ScheduleDeliveryTime = ""
+		p.ValidityPeriod = ""
+		if !m.ExpireAt.IsZero() {
+			p.ValidityPeriod = absTime(m.ExpireAt)
+		}
+	}
+	return out, nil
+}
+
+// absTime formats t as an absolute SMPP time in UTC: YYMMDDhhmmsstnn+.
+func absTime(t time.Time) string {
+	t = t.UTC()
+	return fmt.Sprintf("%02d%02d%02d%02d%02d%02d%d00+", t.Year()%100, int(t.Month()), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond()/1e8)
 }
 
 // resultOf is the metric label of a submit's outcome.

@@ -8,6 +8,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/smppd/smppd/internal/msgstore"
+	"github.com/smppd/smppd/pdu"
 )
 
 func TestIDCandidates(t *testing.T) {
@@ -151,5 +157,49 @@ map_ttl: 24h
 	}
 	if _, err := LoadFile(filepath.Join(dir, "missing.yaml")); err == nil {
 		t.Error("missing file: nil error")
+	}
+}
+
+func TestSubmitPDU(t *testing.T) {
+	src := pdu.Address{TON: 5, Addr: "ACME"}
+	dst := pdu.Address{TON: 1, NPI: 1, Addr: "447700900001"}
+	expire := time.Date(2026, 12, 1, 10, 20, 30, 0, time.UTC)
+	enc := func(p pdu.PDU) []byte {
+		b, err := p.AppendBody(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	long := []byte(strings.Repeat("x", 150))
+	tests := []struct {
+		name string
+		body []byte
+		want pdu.PDU
+	}{
+		{"submit_sm", enc(&pdu.SubmitSM{Source: src, Dest: dst, RegisteredDelivery: 0x12, ScheduleDeliveryTime: "000000000500000R",
+			ValidityPeriod: "000001000000000R", ShortMessage: long}),
+			&pdu.SubmitSM{Source: src, Dest: dst, RegisteredDelivery: 0x11, ValidityPeriod: "261201102030000+", ShortMessage: long}},
+		{"data_sm", enc(&pdu.DataSM{Source: src, Dest: dst, DataCoding: pdu.CodingUCS2, TLVs: pdu.TLVs{{Tag: pdu.TagMessagePayload, Value: long}}}),
+			&pdu.DataSM{Source: src, Dest: dst, DataCoding: pdu.CodingUCS2, RegisteredDelivery: 1, TLVs: pdu.TLVs{{Tag: pdu.TagMessagePayload, Value: long}}}},
+		{"submit_multi", enc(&pdu.SubmitMulti{Source: src, Dests: []pdu.DestAddr{{Addr: pdu.Address{Addr: "1"}}, {Addr: dst}}, ShortMessage: long}),
+			&pdu.SubmitSM{Source: src, Dest: dst, RegisteredDelivery: 1, ValidityPeriod: "261201102030000+", ShortMessage: long}},
+		{"no body", nil, &pdu.SubmitSM{Source: src, Dest: dst, RegisteredDelivery: 1, ValidityPeriod: "261201102030000+", ShortMessage: []byte("text kept")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dc := pdu.CodingDefault
+			if d, ok := tt.want.(*pdu.DataSM); ok {
+				dc = d.DataCoding
+			}
+			m := &msgstore.Message{Source: src, Dest: dst, DataCoding: dc, Body: tt.body, Text: []byte("text kept"), ExpireAt: expire}
+			got, err := submitPDU(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("submitPDU() mismatch (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
