@@ -24,4 +24,19 @@
 // everything queued since its last write into one Write call and runs the
 // keepalive timers. No lock is held during network I/O or while user
 // callbacks (ConnState, PDUHook, Send's done) run.
+//
+// # Timeouts and abuse limits
+//
+// Deadlines are enforced by the write loop's timer closing the connection,
+// not by per-read deadlines, so that the hot path sets no deadline per PDU:
+// a connection that has not bound within BindTimeout is closed whatever it
+// sends (a slowloris that trickles a partial bind included); a bound one
+// that completes no PDU for EnquireLinkInterval gets enquire_link, and
+// after MaxUnansweredEnquires of them (or IdleTimeout) it is closed, which
+// also bounds a partial PDU trickled by a bound client. Writes carry a
+// WriteTimeout deadline. Before a bind only MaxUnboundRequests requests are
+// answered and MaxBindAttempts binds tried; MaxConns and MaxConnsPerIP are
+// applied at accept; MaxPending bounds the work a client's window can put
+// in flight; WriteQueueLen bounds what a client that does not read can make
+// the server hold.
 package smppd
