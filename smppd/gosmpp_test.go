@@ -227,6 +227,7 @@ func TestGoSMPPTLS(t *testing.T) {
 
 	// TLS 1.1 is refused even though TLSConfig does not say so.
 	old := srv.ClientTLSConfig.Clone()
+	old.MinVersion = tls.VersionTLS10
 	old.MaxVersion = tls.VersionTLS11
 	if c, err := tls.Dial("tcp", srv.Addr, old); err == nil {
 		c.Close()
