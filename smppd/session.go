@@ -1003,7 +1003,7 @@ func (s *Session) flush() bool {
 			if errors.As(err, &ne) && ne.Timeout() {
 				reason = SlowConsumer
 			}
-			if !s.isClosed() {
+			if !s.isClosed() && !s.draining() {
 				s.log().Info("write error", "session", s.id, "remote", s.RemoteAddr().String(), "reason", reason.String(), "err", err)
 			}
 			s.closeNow(reason)

@@ -433,6 +433,23 @@ func TestClientUnbindWaitsForOwedResponses(t *testing.T) {
 	c.ExpectClosed()
 }
 
+// TestClientClosesRightAfterUnbind: not waiting for unbind_resp is
+// normal, and ends as a client unbind.
+func TestClientClosesRightAfterUnbind(t *testing.T) {
+	srv := smppdtest.NewUnstartedServer(t, smppdtest.OK, testCreds)
+	ev := watch(srv)
+	srv.Start()
+	for range 5 {
+		c := smppdtest.Dial(t, srv.Addr)
+		c.Bind(pdu.CmdBindTransceiver, testUser, testPass)
+		c.Send(&pdu.Unbind{})
+		c.Close()
+		if r := ev.wait(t, smppd.StateClosed).reason; r != smppd.ClientUnbind {
+			t.Errorf("reason = %v, want %v", r, smppd.ClientUnbind)
+		}
+	}
+}
+
 func TestServerUnbind(t *testing.T) {
 	srv := smppdtest.NewServer(t, smppdtest.OK, testCreds)
 	c := smppdtest.Dial(t, srv.Addr)
