@@ -358,6 +358,7 @@ func (srv *Server) closeListeners() error {
 		if cerr := (*l).Close(); cerr != nil && err == nil {
 			err = cerr
 		}
+		delete(srv.listeners, l) // a second Shutdown or Close closes nothing twice
 	}
 	return err
 }

@@ -505,6 +505,12 @@ func TestShutdown(t *testing.T) {
 	if err := srv.Serve(srv.Listener); !errors.Is(err, smppd.ErrServerClosed) {
 		t.Errorf("Serve() after Shutdown = %v, want ErrServerClosed", err)
 	}
+	if err := srv.Shutdown(context.Background()); err != nil {
+		t.Errorf("second Shutdown() = %v, want nil", err)
+	}
+	if err := srv.Server.Close(); err != nil {
+		t.Errorf("Close() after Shutdown = %v, want nil", err)
+	}
 }
 
 func TestShutdownContextEnds(t *testing.T) {
