@@ -517,6 +517,9 @@ func errCode(st pdu.Status) string {
 // the sender): it must not block.
 func (c *Connector) settle(l *link, j *job, h pdu.Header, resp pdu.PDU, err error) {
 	id := j.m.ID
+	if err != nil || h.Status != pdu.StatusOK {
+		l.freeSlot(j)
+	}
 	switch {
 	case err != nil:
 		// Unknown fate: submit again, next upstream first, no delay.
@@ -556,6 +559,7 @@ func (c *Connector) settle(l *link, j *job, h pdu.Header, resp pdu.PDU, err erro
 			c.mu.Lock()
 			delete(c.acking, ak)
 			c.mu.Unlock()
+			l.freeSlot(j)
 			if err != nil && !errors.Is(err, msgstore.ErrFinal) {
 				// Still in the outbox: it will be submitted again (the
 				// duplicate window, widened by a failing disk).
@@ -941,9 +945,7 @@ func (c *Connector) Status() Status {
 		}
 		l.mu.Lock()
 		ls.LastError, ls.LastErrorAt = l.lastErr, l.lastErrAt
-		if l.tx != nil {
-			ls.WindowInUse = l.tx.outstanding()
-		}
+		ls.WindowInUse = len(l.slots)
 		ls.State = StateBound
 		for _, role := range l.roleNames() {
 			rs := l.roles[role]
@@ -956,16 +958,4 @@ func (c *Connector) Status() Status {
 		st.Upstreams = append(st.Upstreams, ls)
 	}
 	return st
-}
-
-// ackingFor reports whether an acceptance of link is being committed.
-func (c *Connector) ackingFor(link string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for k := range c.acking {
-		if strings.HasPrefix(k, link+"\x00") {
-			return true
-		}
-	}
-	return false
 }

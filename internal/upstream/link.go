@@ -24,6 +24,7 @@ const (
 type job struct {
 	m     msgstore.Message
 	queue time.Time
+	slot  bool // holds one of the link's slots (see sender)
 }
 
 // link is one configured upstream: its sessions (one transceiver, or a
@@ -33,7 +34,8 @@ type link struct {
 	c  *Connector
 	up Upstream
 
-	jobs chan *job
+	jobs  chan *job
+	slots chan struct{} // Window tokens: submitted and not yet settled and committed
 
 	mu        sync.Mutex
 	tx        *session // carries submit_sm (the transceiver in that mode)
@@ -55,7 +57,8 @@ type roleState struct {
 }
 
 func newLink(c *Connector, up Upstream) *link {
-	l := &link{c: c, up: up, jobs: make(chan *job, max(up.Window*2, 16)), roles: make(map[string]*roleState)}
+	l := &link{c: c, up: up, jobs: make(chan *job, max(up.Window*2, 16)), slots: make(chan struct{}, up.Window),
+		roles: make(map[string]*roleState)}
 	for _, r := range l.roleNames() {
 		l.roles[r] = &roleState{state: StateConnecting, since: time.Now()}
 	}
@@ -96,7 +99,7 @@ func (l *link) submitting() bool {
 	l.mu.Lock()
 	tx := l.tx
 	l.mu.Unlock()
-	return len(l.jobs) > 0 || (tx != nil && tx.outstanding() > 0) || l.c.ackingFor(l.up.Name)
+	return len(l.jobs) > 0 || len(l.slots) > 0 || (tx != nil && tx.outstanding() > 0)
 }
 
 // offer queues j without blocking; false when the link is down or full.
@@ -198,7 +201,7 @@ func (l *link) run(ctx context.Context, role string) {
 // the restart), for at most the response timeout.
 func (l *link) drain(s *session) {
 	deadline := time.Now().Add(l.up.ResponseTimeout)
-	for s.outstanding() > 0 && time.Now().Before(deadline) {
+	for (s.outstanding() > 0 || len(l.slots) > 0) && time.Now().Before(deadline) {
 		select {
 		case <-s.done:
 			return
@@ -241,6 +244,15 @@ func (l *link) sender(ctx context.Context) {
 			}
 			next = next.Add(interval)
 		}
+		// A slot is held from the submit until the upstream's answer is
+		// committed (not merely read): so at most Window messages of this
+		// link are ever accepted upstream and unrecorded here, which bounds
+		// what a crash can make us submit twice.
+		if !l.takeSlot(ctx) {
+			l.c.settle(l, j, pdu.Header{}, nil, ErrSessionClosed)
+			continue
+		}
+		j.slot = true
 		l.mu.Lock()
 		s := l.tx
 		l.mu.Unlock()
@@ -260,6 +272,23 @@ func (l *link) sender(ctx context.Context) {
 			l.c.obs.Submitted(l.up.Name, resultOf(h, err), time.Since(start))
 			l.c.settle(l, j, h, resp, err)
 		})
+	}
+}
+
+func (l *link) takeSlot(ctx context.Context) bool {
+	select {
+	case l.slots <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// freeSlot releases j's slot, once.
+func (l *link) freeSlot(j *job) {
+	if j.slot {
+		j.slot = false
+		<-l.slots
 	}
 }
 
