@@ -35,9 +35,15 @@
 // "did you get this?", so after the crash we cannot tell "sent and accepted"
 // from "sent and lost" and must choose between a possible duplicate and a
 // possible loss; we choose the duplicate. We keep it as small as the
-// protocol allows: the acceptance is committed in the very next group
-// commit (one fsync, no batching timer), and at shutdown each link waits for
-// the responses of its window before unbinding.
+// protocol allows: in time, the acceptance is committed in the very next
+// group commit (one fsync, no batching timer); in count, a link's window
+// slot is released only once the acceptance is committed, not when the
+// response is read, so at most Upstream.Window messages per upstream are
+// ever "accepted there, not yet recorded here" — the most a crash can
+// duplicate (TestCrashNoLossNoDuplicate). The price: one link carries at
+// most Window / (round trip + commit time) messages per second. At shutdown
+// each link waits for the responses of its window before unbinding, so a
+// clean stop duplicates nothing.
 //
 // Upstream receipts (deliver_sm or data_sm with a receipt esm_class, or with
 // receipted_message_id) are matched by the upstream's id in whatever form it
