@@ -14,7 +14,7 @@ var messagesBucket = []byte("messages")
 // OpenDB opens (or creates) the bbolt file the responder stores messages in,
 // with fsync on every commit as a durable store has it.
 func OpenDB(path string) (*bolt.DB, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, NoFreelistSync: true})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, NoFreelistSync: true, InitialMmapSize: 1 << 30})
 	if err != nil {
 		return nil, err
 	}
