@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -89,10 +90,12 @@ type Sender struct {
 	// BaseBackoff and MaxBackoff shape the retry delay: min(MaxBackoff, BaseBackoff·2^(n-1))
 	// with full jitter before retry n (defaults 1s and 1h). Retry-After overrides it.
 	BaseBackoff, MaxBackoff time.Duration
-	// Workers bounds the requests in flight for all receivers together (default 64).
+	// Workers bounds the requests in flight for all receivers together (default 256).
 	Workers int
-	// PerHost bounds the requests in flight to one receiver host:port (default 4), so a
-	// receiver that hangs holds at most PerHost workers and the others keep flowing.
+	// PerHost bounds the requests in flight to one receiver host:port (default 32), so
+	// a receiver that hangs holds at most PerHost workers and the others keep flowing.
+	// One receiver's throughput is at most PerHost / its response time (32 at 50 ms:
+	// 640 callbacks/s); beyond that its callbacks queue up in the store.
 	PerHost int
 	// BatchSize is how many due callbacks one scan reads (default max(256, 4·Workers)).
 	BatchSize int
@@ -125,8 +128,12 @@ type Sender struct {
 	cache    []cached
 	stale    bool
 	lastScan time.Time
-	notified atomic.Bool // Notify was called since the dispatcher last looked
-	soonest  time.Time   // earliest retry this sender scheduled (see nextAfter)
+	// rescanEvery spaces reads that only look past blocked entries (see dispatch);
+	// slowDefers counts consecutive push-backs of a slow host's backlog.
+	rescanEvery time.Duration
+	slowDefers  map[string]int
+	notified    atomic.Bool // Notify was called since the dispatcher last looked
+	wakes       []time.Time // sorted times when known entries become due (see addWake)
 
 	nextAfterFn func(time.Time) (time.Time, bool)
 	active      int // HTTP requests in flight in total
@@ -196,6 +203,8 @@ func (s *Sender) Start() error {
 	s.inflight = make(map[uint64]struct{})
 	s.hosts = make(map[string]*hostState)
 	s.justDone = make(map[uint64]uint64)
+	s.slowDefers = make(map[string]int)
+	s.rescanEvery = minRescan
 	s.wakeCh()
 	s.quit = make(chan struct{})
 	s.loopDone = make(chan struct{})
@@ -222,10 +231,10 @@ func (s *Sender) setDefaults() {
 	}
 	s.MaxBackoff = max(s.MaxBackoff, s.BaseBackoff)
 	if s.Workers <= 0 {
-		s.Workers = 64
+		s.Workers = 256
 	}
 	if s.PerHost <= 0 {
-		s.PerHost = 4
+		s.PerHost = 32
 	}
 	if s.BatchSize <= 0 {
 		s.BatchSize = max(256, 4*s.Workers)
@@ -324,6 +333,15 @@ func (s *Sender) loop(quit, wake <-chan struct{}) {
 		case <-quit:
 			return
 		case <-wake:
+			// Under load Notify and finishing attempts arrive thousands of times a
+			// second; a short pause lets one pass serve all of them, which caps the
+			// dispatcher's CPU (it shares the machine with the SMPP path) at the cost
+			// of at most minPass of callback latency.
+			select {
+			case <-quit:
+				return
+			case <-time.After(minPass):
+			}
 		case <-timer.C:
 			s.stale = true // a retry may be due
 		}
@@ -343,6 +361,10 @@ const (
 	// minRescan spaces store reads made only to look past entries blocked by their
 	// host's limit.
 	minRescan = 20 * time.Millisecond
+	// maxRescan bounds the backoff of those reads while they find nothing to do.
+	maxRescan = time.Second
+	// minPass spaces dispatcher passes triggered by wake-ups.
+	minPass = time.Millisecond
 )
 
 // cached is a due callback read by a scan, with its per-host limit key.
@@ -390,18 +412,29 @@ func (s *Sender) dispatch() time.Duration {
 	if s.notified.Swap(false) {
 		s.stale = true
 	}
-	full := s.dispatchCache(now)
-	if full || !s.stale {
+	s.mu.Lock()
+	if s.popWakes(now) {
+		// A retry's time has come. Checked here rather than trusted to the timer's
+		// tick, which the Reset after a pass caused by a wake-up meanwhile drops.
+		s.stale = true
+	}
+	s.mu.Unlock()
+	if _, full := s.dispatchCache(now); full || !s.stale {
 		return s.sleep(now, time.Time{})
 	}
 	// What is left in the cache is blocked by its hosts' limits. Reading the store
 	// again finds other hosts' entries behind them, but costs a batch decode: not more
-	// often than minRescan (the cache is empty only when the sender keeps up, and
-	// then a read costs only what is new).
+	// often than s.rescanEvery, which doubles up to maxRescan while reads find nothing
+	// new to do (the cache is empty only when the sender keeps up, and then a read
+	// costs only what is new).
 	if len(s.cache) > 0 {
-		if wait := minRescan - time.Since(s.lastScan); wait > 0 {
+		if wait := s.rescanEvery - time.Since(s.lastScan); wait > 0 {
 			return min(wait, s.sleep(now, time.Time{}))
 		}
+	}
+	blockedHosts := make(map[string]struct{})
+	for _, c := range s.cache {
+		blockedHosts[c.host] = struct{}{}
 	}
 	s.lastScan = time.Now()
 	batch, err := s.Store.DueCallbacks(now, s.BatchSize)
@@ -411,17 +444,24 @@ func (s *Sender) dispatch() time.Duration {
 	}
 	s.stale = len(batch) >= s.BatchSize
 	s.cache = s.cache[:0]
+	newHosts := false // the read found a host the cache had nothing for
 	for _, cb := range batch {
-		s.cache = append(s.cache, cached{cb, hostKey(cb.URL)})
+		c := cached{cb, hostKey(cb.URL)}
+		if _, ok := blockedHosts[c.host]; !ok {
+			newHosts = true
+		}
+		s.cache = append(s.cache, c)
 	}
-	if full = s.dispatchCache(now); full || !s.stale {
+	if _, full := s.dispatchCache(now); full || !s.stale {
+		s.rescanEvery = minRescan
 		return s.sleep(now, time.Time{})
 	}
 	// A full batch, free workers, and everything left in it is blocked by its host.
 	s.mu.Lock()
 	since := make(map[uint64]time.Time, len(s.cache))
 	var deferred []msgstore.Callback
-	var stalled []bool
+	var delays []time.Duration // 0: the host is stalled
+	slowHosts := make(map[string]int)
 	var recheck time.Time // when a blocked entry becomes deferrable
 	kept := s.cache[:0]
 	for _, c := range s.cache {
@@ -431,11 +471,17 @@ func (s *Sender) dispatch() time.Duration {
 		if !ok {
 			t = now
 		}
-		if st := h != nil && s.stalled(h, now); st || now.Sub(t) >= maxBlockedWait {
+		stalled := h != nil && s.stalled(h, now)
+		if stalled || now.Sub(t) >= maxBlockedWait {
 			s.inflight[cb.Seq] = struct{}{}
 			s.wg.Add(1)
 			deferred = append(deferred, cb)
-			stalled = append(stalled, st)
+			var d time.Duration
+			if !stalled {
+				d = min(maxBlockedWait<<s.slowDefers[c.host], s.MaxBackoff)
+				slowHosts[c.host]++
+			}
+			delays = append(delays, d)
 			continue
 		}
 		since[cb.Seq] = t
@@ -448,9 +494,30 @@ func (s *Sender) dispatch() time.Duration {
 	}
 	s.cache = kept
 	s.blockedSince = since
+	// A host whose backlog is pushed back pass after pass is pushed back twice as far
+	// each time, so an entry is rewritten O(log backlog) times, not every few seconds.
+	for host := range s.slowDefers {
+		if slowHosts[host] == 0 {
+			delete(s.slowDefers, host)
+		}
+	}
+	for host := range slowHosts {
+		s.slowDefers[host] = min(s.slowDefers[host]+1, 16)
+	}
 	s.mu.Unlock()
 	for i, cb := range deferred {
-		s.deferBusy(cb, stalled[i], now)
+		s.deferBusy(cb, delays[i], now)
+	}
+	switch {
+	case len(deferred) > 0:
+		s.lastScan = time.Time{} // read on as soon as the writes land: more may be behind
+		s.rescanEvery = minRescan
+	case newHosts:
+		s.rescanEvery = minRescan
+	default:
+		// Only more of the same blocked hosts: reading again soon would decode the
+		// same batch for nothing.
+		s.rescanEvery = min(2*s.rescanEvery, maxRescan)
 	}
 	return s.sleep(now, recheck)
 }
@@ -466,7 +533,7 @@ func progressOf(h *hostState) time.Time {
 // drops them, along with entries already in flight or written since the scan. It
 // reports whether it stopped because every worker is busy; if not, whatever is left
 // in the cache is blocked by its host's limit.
-func (s *Sender) dispatchCache(now time.Time) (full bool) {
+func (s *Sender) dispatchCache(now time.Time) (started int, full bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	kept := s.cache[:0]
@@ -497,11 +564,12 @@ func (s *Sender) dispatchCache(now time.Time) (full bool) {
 		s.inflight[cb.Seq] = struct{}{}
 		s.active++
 		s.wg.Add(1)
+		started++
 		go s.run(cb, host)
 	}
 	clear(s.cache[len(kept):]) // drop references to sent entries
 	s.cache = kept
-	return full
+	return started, full
 }
 
 // sleep returns how long the dispatcher may sleep: until the next callback that is
@@ -509,42 +577,60 @@ func (s *Sender) dispatchCache(now time.Time) (full bool) {
 // PollInterval. Entries already due need no timer: they are in the cache, in flight,
 // or announced by Notify, and a finishing attempt wakes the loop.
 func (s *Sender) sleep(now, recheck time.Time) time.Duration {
-	d := s.PollInterval
-	if t, ok := s.nextAfter(now); ok {
-		d = min(d, t.Sub(now))
+	var t time.Time
+	var ok bool
+	if s.nextAfterFn != nil {
+		t, ok = s.nextAfterFn(now)
+	} else if t, ok = s.next(); ok && !t.After(now) {
+		ok = false // in flight or blocked most likely; s.wakes knows our own retries
 	}
+	s.mu.Lock()
+	if ok {
+		s.addWake(t)
+	}
+	d := s.PollInterval
+	if len(s.wakes) > 0 {
+		d = min(d, s.wakes[0].Sub(now))
+	}
+	s.mu.Unlock()
 	if !recheck.IsZero() {
 		d = min(d, recheck.Sub(now))
 	}
 	return max(d, time.Millisecond)
 }
 
-// nextAfter returns the earliest NextAttempt after now. With a store that cannot
-// answer exactly (no NextCallbackAfter), the earliest entry of the queue serves when it
-// is in the future, else the earliest retry this sender scheduled itself; a retry
-// hidden behind both is found by the PollInterval rescan.
-func (s *Sender) nextAfter(now time.Time) (time.Time, bool) {
-	if s.nextAfterFn != nil {
-		return s.nextAfterFn(now)
+// maxWakes bounds s.wakes; retries beyond it are found by the PollInterval rescan.
+const maxWakes = 1024
+
+// addWake records a time at which a queued callback becomes due (s.mu held). The
+// store's NextCallback cannot tell the earliest future time when the earliest entry
+// is already due and in flight, which under load it usually is; so the sender keeps
+// the times of the retries it scheduled itself, sorted, the earliest maxWakes of them.
+func (s *Sender) addWake(t time.Time) {
+	i, found := slices.BinarySearchFunc(s.wakes, t, time.Time.Compare)
+	if found || i >= maxWakes {
+		return
 	}
-	if t, ok := s.next(); ok && t.After(now) {
-		return t, true
+	if len(s.wakes) >= maxWakes {
+		s.wakes = s.wakes[:maxWakes-1]
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.soonest.After(now) {
-		return s.soonest, true
-	}
-	return time.Time{}, false
+	s.wakes = slices.Insert(s.wakes, i, t)
 }
 
-// scheduled notes a retry written for time next (see nextAfter).
-func (s *Sender) scheduled(next time.Time) {
-	s.mu.Lock()
-	if now := s.Now(); !s.soonest.After(now) || next.Before(s.soonest) {
-		s.soonest = next
+// popWakes drops the times at or before now and reports whether there were any
+// (s.mu held).
+func (s *Sender) popWakes(now time.Time) bool {
+	n, _ := slices.BinarySearchFunc(s.wakes, now, func(w, now time.Time) int {
+		if w.After(now) {
+			return 1
+		}
+		return -1
+	})
+	if n == 0 {
+		return false
 	}
-	s.mu.Unlock()
+	s.wakes = slices.Delete(s.wakes, 0, n)
+	return true
 }
 
 // farFuture is later than any NextAttempt, and still representable in UnixNano
@@ -746,12 +832,12 @@ func (s *Sender) giveUp(cb msgstore.Callback, reason GiveUpReason, detail string
 }
 
 // deferBusy pushes back a due callback blocked by its host's PerHost limit (see
-// dispatch). Behind a stalled host it counts as a failed attempt: sending it would only
-// have timed out too, and counting it spreads the backlog of a dead receiver out
-// exponentially and lets the retry window expire as for any failing receiver. Behind
-// a slow but working host it is only moved back a little, not counted (when the store
-// can do that).
-func (s *Sender) deferBusy(cb msgstore.Callback, stalled bool, now time.Time) {
+// dispatch). Behind a stalled host (delay 0) it counts as a failed attempt: sending it
+// would only have timed out too, and counting it spreads the backlog of a dead
+// receiver out exponentially and lets the retry window expire as for any failing
+// receiver. Behind a slow but working host it is moved back by delay, not counted
+// (when the store can do that).
+func (s *Sender) deferBusy(cb msgstore.Callback, delay time.Duration, now time.Time) {
 	done := func(err error) {
 		if err != nil {
 			s.log.Error("callback: deferring", "seq", cb.Seq, "err", err)
@@ -761,13 +847,13 @@ func (s *Sender) deferBusy(cb msgstore.Callback, stalled bool, now time.Time) {
 	d, ok := s.Store.(interface {
 		DeferCallback(seq uint64, next time.Time, done func(error))
 	})
-	if stalled || !ok {
+	if delay == 0 || !ok {
 		delay := s.BaseBackoff + backoff(cb.Attempts+1, s.BaseBackoff, s.MaxBackoff)
 		s.retry(cb, now, delay, "deferred: receiver host not answering", s.obs.Deferred, done)
 		return
 	}
 	s.obs.Deferred()
-	next := now.Add(maxBlockedWait + backoff(1, s.BaseBackoff, s.BaseBackoff))
+	next := now.Add(delay + backoff(1, s.BaseBackoff, s.BaseBackoff))
 	d.DeferCallback(cb.Seq, next, s.afterReschedule(next, done))
 }
 
@@ -775,7 +861,9 @@ func (s *Sender) deferBusy(cb msgstore.Callback, stalled bool, now time.Time) {
 // dispatcher must read the store again once next has come, by timer or, when it is
 // already past, at once.
 func (s *Sender) afterReschedule(next time.Time, done func(error)) func(error) {
-	s.scheduled(next)
+	s.mu.Lock()
+	s.addWake(next)
+	s.mu.Unlock()
 	return func(err error) {
 		if !next.After(s.Now()) {
 			s.notified.Store(true)
