@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -33,13 +34,37 @@ func run() int {
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintln(os.Stderr, "smppd: "+err.Error())
+	err = unknownCommandHint(err)
+	// One line: the problem, then the hint after a semicolon.
+	msg := "smppd: " + err.Error()
 	var ue *usageError
 	if errors.As(err, &ue) {
+		if ue.hint != "" {
+			msg += "; " + ue.hint
+		}
+		fmt.Fprintln(os.Stderr, msg)
 		return exitUsage
 	}
+	fmt.Fprintln(os.Stderr, msg)
 	if ctx.Err() != nil {
 		return exitSignals
 	}
 	return exitError
+}
+
+// unknownCommandHint turns cobra's multi-line "unknown command" error into
+// a usage error of one line and a hint.
+func unknownCommandHint(err error) error {
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "unknown command ") {
+		return err
+	}
+	first, rest, _ := strings.Cut(msg, "\n")
+	hint := "see 'smppd --help'"
+	if _, sugg, ok := strings.Cut(rest, "Did you mean this?"); ok {
+		if f := strings.Fields(sugg); len(f) > 0 {
+			hint = "did you mean '" + f[0] + "'? (see 'smppd --help')"
+		}
+	}
+	return withHint(errors.New(first), hint)
 }

@@ -4,23 +4,36 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/smppd/smppd/internal/config"
 )
 
 // globalOptions are the flags every subcommand shares.
 type globalOptions struct {
 	// DataDir holds the bbolt files and the admin socket.
 	DataDir string
-	Stdout  io.Writer
-	Stderr  io.Writer
+	// ConfigFile is the YAML configuration (--config, env SMPPD_CONFIG).
+	ConfigFile string
+	Stdout     io.Writer
+	Stderr     io.Writer
 }
 
 // usageError marks an error caused by how the command was called (bad flag
 // value, missing argument); main exits 2 for it.
-type usageError struct{ msg string }
+// Its text is one line; main appends hint, when set, to the same line
+// ("...; see 'smppd serve --help'").
+type usageError struct{ msg, hint string }
 
 func (e *usageError) Error() string { return e.msg }
+
+// withHint returns err as a usage error carrying hint.
+func withHint(err error, hint string) error {
+	return &usageError{msg: err.Error(), hint: hint}
+}
 
 func usageErrorf(format string, args ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, args...)}
@@ -51,9 +64,34 @@ Drive load at a gateway:                        smppd bench --addr 127.0.0.1:277
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVar(&g.DataDir, "data-dir", defaultDataDir(),
 		"directory holding the bbolt files and the admin socket (env SMPPD_DATA_DIR)")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
-		return &usageError{msg: err.Error()}
+	root.PersistentFlags().StringVar(&g.ConfigFile, "config", os.Getenv("SMPPD_CONFIG"),
+		"YAML configuration file; 'smppd serve --help' explains the keys (env SMPPD_CONFIG)")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		hint := fmt.Sprintf("see '%s --help'", c.CommandPath())
+		if name, ok := strings.CutPrefix(err.Error(), "unknown flag: --"); ok {
+			var names []string
+			c.Flags().VisitAll(func(f *pflag.Flag) { names = append(names, f.Name) })
+			if best := config.Closest(name, names); best != "" {
+				hint = fmt.Sprintf("did you mean --%s? (%s)", best, hint)
+			}
+		}
+		return withHint(err, hint)
 	})
+	// The client commands (token, sessions, status) find the daemon's data
+	// directory in the config file when neither --data-dir nor
+	// SMPPD_DATA_DIR names it, so `--config /etc/smppd/smppd.yaml` is
+	// enough for all of them.
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if g.ConfigFile == "" || cmd.Flags().Changed("data-dir") || os.Getenv("SMPPD_DATA_DIR") != "" {
+			return nil
+		}
+		cfg, _, err := config.Load(config.LoadOptions{File: g.ConfigFile, SkipValidate: true})
+		if err != nil {
+			return configError(err)
+		}
+		g.DataDir = cfg.DataDir
+		return nil
+	}
 
 	root.AddCommand(
 		newServeCmd(g),
@@ -62,6 +100,26 @@ Drive load at a gateway:                        smppd bench --addr 127.0.0.1:277
 		newSessionsCmd(g),
 		newStatusCmd(g),
 		newVersionCmd(g),
+		newUpstreamCmd(g),
+		newBackupCmd(g),
+		newManCmd(g),
 	)
+	requireUsageErrors(root)
 	return root
+}
+
+// requireUsageErrors makes every argument-count error a usage error (exit
+// 2) with a pointer to the command's help, on root and all its children.
+func requireUsageErrors(c *cobra.Command) {
+	if args := c.Args; args != nil {
+		c.Args = func(cmd *cobra.Command, a []string) error {
+			if err := args(cmd, a); err != nil {
+				return withHint(err, "see '"+cmd.CommandPath()+" --help'")
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		requireUsageErrors(sub)
+	}
 }

@@ -21,49 +21,27 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/smppd/smppd/internal/admin"
+	"github.com/smppd/smppd/internal/config"
 	"github.com/smppd/smppd/internal/gateway"
 	"github.com/smppd/smppd/internal/metrics"
 	"github.com/smppd/smppd/internal/msgstore"
-	"github.com/smppd/smppd/pdu"
 	"github.com/smppd/smppd/smppd"
 	"github.com/smppd/smppd/tokenstore"
 )
 
-// serveOptions are the flags of `smppd serve`.
+// serveOptions are the flags of `smppd serve` that are not configuration.
 type serveOptions struct {
-	listen          string
-	httpListen      string
-	tlsListen       string
-	tlsCert         string
-	tlsKey          string
-	logFormat       string
-	logLevel        string
-	dev             bool
-	systemID        string
-	bindTimeout     time.Duration
-	enquireInterval time.Duration
-	enquireMax      int
-	idleTimeout     time.Duration
-	responseTimeout time.Duration
-	window          int
-	maxPending      int
-	maxPDUSize      int
-	maxConns        int
-	maxConnsPerIP   int
-	receiptTTL      time.Duration
-	receiptDelay    time.Duration
-	defaultValidity time.Duration
-	messageIDFormat string
-	shutdownTimeout time.Duration
-	failedBindDelay time.Duration
-	retention       time.Duration
-	noSync          bool
+	// flags receives the configuration flags; only the ones given on the
+	// command line are read back (config.Load decides the rest).
+	flags       config.Config
+	printConfig bool
 }
 
 func newServeCmd(g *globalOptions) *cobra.Command {
-	o := &serveOptions{}
+	o := &serveOptions{flags: config.Default()}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the SMPP gateway",
@@ -72,56 +50,114 @@ tokens (see 'smppd token'), commits every accepted message to the message
 store before answering ESME_ROK, simulates delivery for test-mode tokens, and
 sends delivery receipts as deliver_sm to the token's RX/TRX binds.
 
+Configuration comes from four layers, each overriding the ones before:
+  defaults < config file (--config or SMPPD_CONFIG) < environment < flags
+Every flag below is also a key of the YAML config file (same name, e.g.
+receipt-ttl: 72h) and an environment variable (SMPPD_RECEIPT_TTL=72h).
+--print-config shows the result, with where each value came from, and exits.
+Invalid configuration stops the start with one line naming the key.
+
 Metrics (/metrics), liveness (/healthz) and readiness (/readyz) are served
-on --http-listen. While it runs, 'smppd token ...' talks to it through the
-admin socket in the data directory. SIGTERM or SIGINT shuts down gracefully
-(unbind every session, finish in-flight commits); a second signal forces it.`,
+on --http-listen. While it runs, 'smppd token ...', 'smppd sessions ...' and
+'smppd status' talk to it through the admin socket in the data directory.
+SIGTERM or SIGINT shuts down gracefully (unbind every session, finish
+in-flight commits); a second signal forces it. SIGHUP reloads the TLS
+certificate.`,
 		Example: `  # a throw-away gateway with a test-mode token printed at start
   smppd serve --dev
 
-  # production: data in /var/lib/smppd, TLS beside plain SMPP, JSON logs
+  # production: settings in a file, one overridden by the environment
+  SMPPD_LOG_LEVEL=debug smppd serve --config /etc/smppd/smppd.yaml
+
+  # check a configuration without starting: print what would run
+  smppd serve --config /etc/smppd/smppd.yaml --window 50 --print-config
+
+  # TLS beside plain SMPP, JSON logs
   smppd serve --data-dir /var/lib/smppd --tls-listen :3550 \
       --tls-cert /etc/smppd/cert.pem --tls-key /etc/smppd/key.pem --log-format json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runServe(cmd.Context(), g, o)
+			cfg, origins, err := loadServeConfig(cmd, g)
+			if o.printConfig {
+				// Print even an invalid configuration: it shows the operator
+				// what was merged; the error still fails the command.
+				out, yerr := cfg.YAML(origins)
+				if yerr != nil {
+					return yerr
+				}
+				g.Stdout.Write(out)
+			}
+			if err != nil {
+				return configError(err)
+			}
+			if o.printConfig {
+				return nil
+			}
+			return runServe(cmd.Context(), g, cfg)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.listen, "listen", "0.0.0.0:2775", "SMPP listen address (empty disables plain SMPP)")
-	f.StringVar(&o.httpListen, "http-listen", "127.0.0.1:9775", "metrics and health listen address (empty disables)")
-	f.StringVar(&o.tlsListen, "tls-listen", "", "SMPP over TLS listen address (IANA port 3550); needs --tls-cert and --tls-key")
-	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file (PEM); reloaded on SIGHUP")
-	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM)")
-	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
-	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	f.BoolVar(&o.dev, "dev", false, "development mode: a throw-away data directory and a test-mode token printed at start")
-	f.StringVar(&o.systemID, "system-id", "smppd", "system_id the gateway sends in bind_resp")
-	f.DurationVar(&o.bindTimeout, "bind-timeout", 30*time.Second, "close connections that have not bound within this time")
-	f.DurationVar(&o.enquireInterval, "enquire-interval", 30*time.Second, "send enquire_link after the link was idle this long")
-	f.IntVar(&o.enquireMax, "enquire-max-unanswered", 3, "close the session after this many unanswered enquire_link")
-	f.DurationVar(&o.idleTimeout, "idle-timeout", 5*time.Minute, "close sessions that sent nothing for this long (0 disables)")
-	f.DurationVar(&o.responseTimeout, "response-timeout", 30*time.Second, "how long a client has to answer a deliver_sm before it is sent again")
-	f.IntVar(&o.window, "window", 10, "outbound window: unacknowledged deliver_sm per session")
-	f.IntVar(&o.maxPending, "max-pending", 256, "inbound window: unanswered requests per session before ESME_RTHROTTLED")
-	f.IntVar(&o.maxPDUSize, "max-pdu-size", pdu.DefaultMaxLen, "largest command_length accepted, in octets")
-	f.IntVar(&o.maxConns, "max-conns", 10000, "maximum connections (0: unlimited)")
-	f.IntVar(&o.maxConnsPerIP, "max-conns-per-ip", 200, "maximum connections from one IP address (0: unlimited)")
-	f.DurationVar(&o.receiptTTL, "receipt-ttl", 72*time.Hour, "how long an undelivered receipt waits for a receiver")
-	f.DurationVar(&o.receiptDelay, "test-receipt-delay", 0, "delay before the test-mode simulator reports an outcome")
-	f.DurationVar(&o.defaultValidity, "default-validity", 48*time.Hour, "validity period of messages that set none")
-	f.StringVar(&o.messageIDFormat, "message-id-format", "hex", "message id spelling: hex, decimal or uuid")
-	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long graceful shutdown waits for clients to unbind")
-	f.DurationVar(&o.retention, "message-retention", 7*24*time.Hour, "how long final messages stay queryable with query_sm before they are deleted")
-	f.DurationVar(&o.failedBindDelay, "failed-bind-delay", time.Second, "hold the answer to a failed bind this long, slowing password guessing (0 disables)")
-	f.BoolVar(&o.noSync, "unsafe-no-sync", false, "skip fsync on commit (benchmarks only: an acknowledged message can be lost)")
+	c := &o.flags
+	f.BoolVar(&o.printConfig, "print-config", false, "print the effective configuration as YAML (secrets masked) and exit")
+	f.StringVar(&c.Listen, "listen", c.Listen, "SMPP listen address (empty disables plain SMPP)")
+	f.StringVar(&c.HTTPListen, "http-listen", c.HTTPListen, "metrics and health listen address (empty disables)")
+	f.StringVar(&c.TLSListen, "tls-listen", c.TLSListen, "SMPP over TLS listen address (IANA port 3550); needs --tls-cert and --tls-key")
+	f.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "TLS certificate file (PEM); reloaded on SIGHUP")
+	f.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "TLS private key file (PEM)")
+	f.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
+	f.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
+	f.BoolVar(&c.Dev, "dev", c.Dev, "development mode: a throw-away data directory and a test-mode token printed at start")
+	f.StringVar(&c.SystemID, "system-id", c.SystemID, "system_id the gateway sends in bind_resp")
+	f.DurationVar(&c.BindTimeout, "bind-timeout", c.BindTimeout, "close connections that have not bound within this time")
+	f.DurationVar(&c.EnquireInterval, "enquire-interval", c.EnquireInterval, "send enquire_link after the link was idle this long (0 disables)")
+	f.IntVar(&c.EnquireMaxUnanswered, "enquire-max-unanswered", c.EnquireMaxUnanswered, "close the session after this many unanswered enquire_link")
+	f.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "close sessions that sent nothing for this long (0 disables)")
+	f.DurationVar(&c.ResponseTimeout, "response-timeout", c.ResponseTimeout, "how long a client has to answer a deliver_sm before it is sent again")
+	f.IntVar(&c.Window, "window", c.Window, "outbound window: unacknowledged deliver_sm per session")
+	f.IntVar(&c.MaxPending, "max-pending", c.MaxPending, "inbound window: unanswered requests per session before ESME_RTHROTTLED")
+	f.IntVar(&c.MaxPDUSize, "max-pdu-size", c.MaxPDUSize, "largest command_length accepted, in octets")
+	f.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "maximum connections (0: unlimited)")
+	f.IntVar(&c.MaxConnsPerIP, "max-conns-per-ip", c.MaxConnsPerIP, "maximum connections from one IP address (0: unlimited)")
+	f.DurationVar(&c.ReceiptTTL, "receipt-ttl", c.ReceiptTTL, "how long an undelivered receipt waits for a receiver")
+	f.DurationVar(&c.TestReceiptDelay, "test-receipt-delay", c.TestReceiptDelay, "delay before the test-mode simulator reports an outcome")
+	f.DurationVar(&c.DefaultValidity, "default-validity", c.DefaultValidity, "validity period of messages that set none")
+	f.StringVar(&c.MessageIDFormat, "message-id-format", c.MessageIDFormat, "message id spelling: hex, decimal or uuid")
+	f.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long graceful shutdown waits for clients to unbind")
+	f.DurationVar(&c.MessageRetention, "message-retention", c.MessageRetention, "how long final messages stay queryable with query_sm before they are deleted (at least --receipt-ttl)")
+	f.DurationVar(&c.FailedBindDelay, "failed-bind-delay", c.FailedBindDelay, "hold the answer to a failed bind this long, slowing password guessing (0 disables)")
+	f.BoolVar(&c.UnsafeNoSync, "unsafe-no-sync", c.UnsafeNoSync, "skip fsync on commit (benchmarks only: an acknowledged message can be lost)")
+	// Name each flag's environment variable in --help.
+	f.VisitAll(func(fl *pflag.Flag) {
+		if k, ok := config.LookupKey(fl.Name); ok {
+			fl.Usage += " [" + k.EnvVar() + "]"
+		}
+	})
 	return cmd
+}
+
+// loadServeConfig merges defaults, the config file, the environment and
+// the flags given on the command line (config.Load's precedence).
+func loadServeConfig(cmd *cobra.Command, g *globalOptions) (config.Config, config.Origins, error) {
+	var flags []config.Flag
+	cmd.Flags().Visit(func(fl *pflag.Flag) {
+		flags = append(flags, config.Flag{Name: fl.Name, Value: fl.Value.String()})
+	})
+	return config.Load(config.LoadOptions{File: g.ConfigFile, LookupEnv: os.LookupEnv, Flags: flags})
+}
+
+// configError makes a configuration problem a usage error (exit 2) with a
+// hint.
+func configError(err error) error {
+	if errors.Is(err, config.ErrInvalid) {
+		return withHint(err, "'smppd serve --print-config' shows the merged configuration; 'smppd serve --help' lists the keys")
+	}
+	return err
 }
 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, usageErrorf("--log-level: %q is not one of debug, info, warn, error", level)
+		return nil, usageErrorf("log-level: %q is not one of debug, info, warn, error", level)
 	}
 	opts := &slog.HandlerOptions{Level: lv}
 	switch format {
@@ -130,52 +166,212 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	case "json":
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
-	return nil, usageErrorf("--log-format: %q is not text or json", format)
+	return nil, usageErrorf("log-format: %q is not text or json", format)
 }
 
-func (o *serveOptions) validate() error {
-	if o.listen == "" && o.tlsListen == "" {
-		return usageErrorf("nothing to listen on: set --listen or --tls-listen")
+// disabledIfZero maps the config's "0 disables" to the libraries' negative
+// "disabled" (their zero means "default").
+func disabledIfZero(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
 	}
-	if (o.tlsListen != "") != (o.tlsCert != "" && o.tlsKey != "") {
-		return usageErrorf("--tls-listen needs both --tls-cert and --tls-key (and they need --tls-listen)")
+	return d
+}
+
+// app is the daemon's components, each built from the Config by one
+// function of buildApp. New components (the callback sender, the upstream
+// connector) get a field here, a build step in buildApp, a start in run
+// and a stop in shutdown.
+type app struct {
+	cfg     config.Config
+	log     *slog.Logger
+	dataDir string
+
+	reg       *prometheus.Registry
+	metrics   *metrics.Metrics
+	tokens    *tokenstore.Store
+	masterKey []byte
+	store     *msgstore.Store
+	gw        *gateway.Gateway
+	srv       *smppd.Server
+	adm       *admin.Server
+	started   time.Time
+}
+
+// buildApp opens the stores and wires the components; nothing listens
+// or runs yet. close releases what it opened, also after an error.
+func buildApp(cfg config.Config, dataDir string, log *slog.Logger) (*app, error) {
+	a := &app{cfg: cfg, log: log, dataDir: dataDir, started: time.Now()}
+	a.buildMetrics()
+	if err := a.openStores(); err != nil {
+		a.close()
+		return nil, err
 	}
-	if o.window < 1 {
-		return usageErrorf("--window must be at least 1")
+	if err := a.buildGateway(); err != nil {
+		a.close()
+		return nil, err
 	}
-	if o.maxPending < 1 {
-		return usageErrorf("--max-pending must be at least 1")
+	a.buildServer()
+	a.buildAdmin()
+	return a, nil
+}
+
+func (a *app) buildMetrics() {
+	a.reg = prometheus.NewRegistry()
+	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.metrics = metrics.New(a.reg)
+}
+
+func (a *app) openStores() error {
+	var err error
+	if a.tokens, err = tokenstore.Open(filepath.Join(a.dataDir, "tokens.db"), tokenstore.Options{}); err != nil {
+		return fmt.Errorf("opening token store: %w", err)
 	}
-	if o.maxPDUSize < pdu.HeaderLen || o.maxPDUSize > 1<<20 {
-		return usageErrorf("--max-pdu-size must be between %d and %d", pdu.HeaderLen, 1<<20)
+	if a.masterKey, err = tokenstore.LoadOrCreateMasterKey(a.dataDir); err != nil {
+		return err
 	}
-	if o.enquireMax < 1 {
-		return usageErrorf("--enquire-max-unanswered must be at least 1")
+	a.store, err = msgstore.Open(filepath.Join(a.dataDir, "messages.db"), msgstore.Options{NoSync: a.cfg.UnsafeNoSync, Logger: a.log})
+	if err != nil {
+		return fmt.Errorf("opening message store: %w", err)
 	}
-	if o.receiptDelay < 0 || o.receiptTTL <= 0 || o.defaultValidity <= 0 {
-		return usageErrorf("--test-receipt-delay must not be negative; --receipt-ttl and --default-validity must be positive")
-	}
+	a.store.OnCommit = a.metrics.Commit
+	a.reg.MustRegister(metrics.NewStoreCollector(a.store.Stats))
 	return nil
 }
 
-func runServe(ctx context.Context, g *globalOptions, o *serveOptions) error {
-	if err := o.validate(); err != nil {
-		return err
-	}
-	idFormat, err := gateway.ParseIDFormat(o.messageIDFormat)
+func (a *app) buildGateway() error {
+	idFormat, err := gateway.ParseIDFormat(a.cfg.MessageIDFormat)
 	if err != nil {
-		return usageErrorf("--message-id-format: %v", err)
+		return usageErrorf("message-id-format: %v", err)
 	}
-	if o.failedBindDelay == 0 {
-		o.failedBindDelay = -1 // the gateway reads zero as "default"
-	}
-	log, err := newLogger(g.Stderr, o.logFormat, o.logLevel)
-	if err != nil {
-		return err
-	}
+	a.gw = gateway.New(gateway.Config{
+		IDFormat:         idFormat,
+		ReceiptTTL:       a.cfg.ReceiptTTL,
+		TestReceiptDelay: a.cfg.TestReceiptDelay,
+		DefaultValidity:  a.cfg.DefaultValidity,
+		FailedBindDelay:  disabledIfZero(a.cfg.FailedBindDelay),
+		MessageRetention: a.cfg.MessageRetention,
+		Logger:           a.log,
+		Observer:         a.metrics,
+	}, a.tokens, a.store)
+	return nil
+}
 
-	dataDir := g.DataDir
-	if o.dev {
+func (a *app) buildServer() {
+	c := a.cfg
+	a.srv = &smppd.Server{
+		Handler:               a.gw,
+		Auth:                  a.gw,
+		SystemID:              c.SystemID,
+		BindTimeout:           c.BindTimeout,
+		EnquireLinkInterval:   disabledIfZero(c.EnquireInterval),
+		MaxUnansweredEnquires: c.EnquireMaxUnanswered,
+		IdleTimeout:           disabledIfZero(c.IdleTimeout),
+		ResponseTimeout:       c.ResponseTimeout,
+		WindowSize:            c.Window,
+		MaxPending:            c.MaxPending,
+		MaxPDULen:             c.MaxPDUSize,
+		MaxConns:              c.MaxConns,
+		MaxConnsPerIP:         c.MaxConnsPerIP,
+		Logger:                a.log,
+		PDUHook:               a.metrics.PDU,
+		ConnState: func(s *smppd.Session, st smppd.ConnState) {
+			a.gw.ConnState(s, st)
+			a.metrics.ConnState(s, st)
+		},
+	}
+}
+
+func (a *app) buildAdmin() {
+	a.adm = admin.NewServer(a.tokens, a.masterKey, a.log)
+	a.adm.Hooks.TokenChanged = a.gw.TokenChanged
+	registerAdminOps(a.adm, adminDeps{
+		srv: a.srv, store: a.store, tokens: a.tokens, dataDir: a.dataDir, started: a.started,
+		// upstreams: connector.Status once the upstream connector is wired.
+	})
+	registerUpstreamOps(a.adm, nil) // nil: no connector wired yet; `smppd upstream status` says so
+}
+
+// close releases the stores; the message store last written, first closed.
+func (a *app) close() {
+	if a.store != nil {
+		if err := a.store.Close(); err != nil {
+			a.log.Error("closing message store", "err", err)
+		}
+	}
+	if a.tokens != nil {
+		a.tokens.Close()
+	}
+}
+
+// listeners are the sockets the daemon serves.
+type listeners struct {
+	plain, secure, http net.Listener
+	certs               *certReloader
+}
+
+func (l *listeners) close() {
+	for _, ln := range []net.Listener{l.plain, l.secure, l.http} {
+		if ln != nil {
+			ln.Close()
+		}
+	}
+}
+
+// listen opens every configured socket: a port in use fails the start
+// before anything runs.
+func (a *app) listen() (*listeners, error) {
+	c := a.cfg
+	l := &listeners{}
+	var err error
+	if c.Listen != "" {
+		if l.plain, err = net.Listen("tcp", c.Listen); err != nil {
+			return l, fmt.Errorf("listen: %w", err)
+		}
+	}
+	if c.TLSListen != "" {
+		if l.certs, err = newCertReloader(c.TLSCert, c.TLSKey); err != nil {
+			return l, err
+		}
+		a.srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: l.certs.get}
+		if l.secure, err = net.Listen("tcp", c.TLSListen); err != nil {
+			return l, fmt.Errorf("tls-listen: %w", err)
+		}
+	}
+	if c.HTTPListen != "" {
+		if l.http, err = net.Listen("tcp", c.HTTPListen); err != nil {
+			return l, fmt.Errorf("http-listen: %w", err)
+		}
+	}
+	return l, nil
+}
+
+// httpServer serves metrics, health and profiles.
+func (a *app) httpServer(ctx context.Context) *http.Server {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if ctx.Err() != nil {
+			http.Error(w, "shutting down", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ready\n")
+	})
+	// Profiles for operators; --http-listen is loopback by default.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+}
+
+func runServe(ctx context.Context, g *globalOptions, cfg config.Config) error {
+	log, err := newLogger(g.Stderr, cfg.LogFormat, cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	dataDir := cfg.DataDir
+	if cfg.Dev {
 		if dataDir, err = os.MkdirTemp("", "smppd-dev-"); err != nil {
 			return err
 		}
@@ -184,103 +380,20 @@ func runServe(ctx context.Context, g *globalOptions, o *serveOptions) error {
 	if err := prepareDataDir(dataDir, log); err != nil {
 		return err
 	}
-
-	tokens, err := tokenstore.Open(filepath.Join(dataDir, "tokens.db"), tokenstore.Options{})
-	if err != nil {
-		return fmt.Errorf("opening token store: %w", err)
-	}
-	defer tokens.Close()
-	masterKey, err := tokenstore.LoadOrCreateMasterKey(dataDir)
+	a, err := buildApp(cfg, dataDir, log)
 	if err != nil {
 		return err
 	}
+	defer a.close()
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	m := metrics.New(reg)
-
-	store, err := msgstore.Open(filepath.Join(dataDir, "messages.db"), msgstore.Options{NoSync: o.noSync, Logger: log})
+	ls, err := a.listen()
 	if err != nil {
-		return fmt.Errorf("opening message store: %w", err)
-	}
-	store.OnCommit = m.Commit
-	reg.MustRegister(metrics.NewStoreCollector(store.Stats))
-
-	gw := gateway.New(gateway.Config{
-		IDFormat:         idFormat,
-		ReceiptTTL:       o.receiptTTL,
-		TestReceiptDelay: o.receiptDelay,
-		DefaultValidity:  o.defaultValidity,
-		FailedBindDelay:  o.failedBindDelay,
-		MessageRetention: o.retention,
-		Logger:           log,
-		Observer:         m,
-	}, tokens, store)
-
-	srv := &smppd.Server{
-		Handler:               gw,
-		Auth:                  gw,
-		SystemID:              o.systemID,
-		BindTimeout:           o.bindTimeout,
-		EnquireLinkInterval:   o.enquireInterval,
-		MaxUnansweredEnquires: o.enquireMax,
-		IdleTimeout:           o.idleTimeout,
-		ResponseTimeout:       o.responseTimeout,
-		WindowSize:            o.window,
-		MaxPending:            o.maxPending,
-		MaxPDULen:             o.maxPDUSize,
-		MaxConns:              o.maxConns,
-		MaxConnsPerIP:         o.maxConnsPerIP,
-		Logger:                log,
-		PDUHook:               m.PDU,
-		ConnState: func(s *smppd.Session, st smppd.ConnState) {
-			gw.ConnState(s, st)
-			m.ConnState(s, st)
-		},
-	}
-
-	adm := admin.NewServer(tokens, masterKey, log)
-	adm.Hooks.TokenChanged = gw.TokenChanged
-	registerAdminOps(adm, srv, store, dataDir, filepath.Join(dataDir, "messages.db"), time.Now())
-
-	// Listeners first: a port in use fails the start before anything runs.
-	var plain, secure net.Listener
-	if o.listen != "" {
-		if plain, err = net.Listen("tcp", o.listen); err != nil {
-			return fmt.Errorf("--listen: %w", err)
-		}
-	}
-	var certs *certReloader
-	if o.tlsListen != "" {
-		if certs, err = newCertReloader(o.tlsCert, o.tlsKey); err != nil {
-			return err
-		}
-		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.get}
-		if secure, err = net.Listen("tcp", o.tlsListen); err != nil {
-			return fmt.Errorf("--tls-listen: %w", err)
-		}
+		ls.close()
+		return err
 	}
 	var httpSrv *http.Server
-	var httpLn net.Listener
-	if o.httpListen != "" {
-		if httpLn, err = net.Listen("tcp", o.httpListen); err != nil {
-			return fmt.Errorf("--http-listen: %w", err)
-		}
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-		mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
-		mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-			if ctx.Err() != nil {
-				http.Error(w, "shutting down", http.StatusServiceUnavailable)
-				return
-			}
-			io.WriteString(w, "ready\n")
-		})
-		// Profiles for operators; --http-listen is loopback by default.
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-		httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	if ls.http != nil {
+		httpSrv = a.httpServer(ctx)
 	}
 
 	// The admin socket before anything serves: a second daemon on the same
@@ -288,34 +401,35 @@ func runServe(ctx context.Context, g *globalOptions, o *serveOptions) error {
 	// names the problem).
 	adminLn, err := admin.Listen(filepath.Join(dataDir, admin.SocketFile))
 	if err != nil {
+		ls.close()
 		return fmt.Errorf("admin socket: %w", err)
 	}
 	serveCtx, cancelServe := context.WithCancel(context.Background())
 	defer cancelServe()
 	adminErr := make(chan error, 1)
-	go func() { adminErr <- adm.ServeListener(serveCtx, adminLn) }()
+	go func() { adminErr <- a.adm.ServeListener(serveCtx, adminLn) }()
 
-	if o.dev {
-		if err := printDevToken(ctx, g.Stdout, tokens, plain, dataDir); err != nil {
+	if cfg.Dev {
+		if err := printDevToken(ctx, g.Stdout, a.tokens, ls.plain, dataDir); err != nil {
 			return err
 		}
 	}
 
-	gw.Start()
+	a.gw.Start()
 	errc := make(chan error, 3)
-	if plain != nil {
-		go func() { errc <- srv.Serve(plain) }()
+	if ls.plain != nil {
+		go func() { errc <- a.srv.Serve(ls.plain) }()
 	}
-	if secure != nil {
-		go func() { errc <- srv.ServeTLS(secure, "", "") }()
+	if ls.secure != nil {
+		go func() { errc <- a.srv.ServeTLS(ls.secure, "", "") }()
 	}
 	if httpSrv != nil {
-		go func() { errc <- httpSrv.Serve(httpLn) }()
+		go func() { errc <- httpSrv.Serve(ls.http) }()
 	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	log.Info("smppd serving", "listen", addrOf(plain), "tls_listen", addrOf(secure), "http_listen", addrOf(httpLn),
+	log.Info("smppd serving", "listen", addrOf(ls.plain), "tls_listen", addrOf(ls.secure), "http_listen", addrOf(ls.http),
 		"data_dir", dataDir, "version", version())
 
 	var runErr error
@@ -325,8 +439,8 @@ loop:
 		case <-ctx.Done():
 			break loop
 		case <-hup:
-			if certs != nil {
-				if err := certs.reload(); err != nil {
+			if ls.certs != nil {
+				if err := ls.certs.reload(); err != nil {
 					log.Error("reloading TLS certificate", "err", err)
 				} else {
 					log.Info("TLS certificate reloaded")
@@ -354,20 +468,19 @@ loop:
 		log.Warn("second signal: exiting without waiting")
 		os.Exit(exitSignals)
 	}()
-	log.Info("shutting down", "timeout", o.shutdownTimeout.String())
-	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	if err := a.srv.Shutdown(sctx); err != nil {
 		log.Warn("shutdown: sessions force-closed", "err", err)
 	}
 	if httpSrv != nil {
 		httpSrv.Shutdown(sctx)
 	}
 	cancelServe()
-	gw.Stop()
-	if err := store.Close(); err != nil {
-		log.Error("closing message store", "err", err)
-	}
+	a.gw.Stop()
+	a.close()
+	a.store, a.tokens = nil, nil // closed; the deferred close has nothing left
 	log.Info("stopped")
 	return runErr
 }

@@ -377,19 +377,26 @@ func knownTopKeys() []string {
 // suggest returns ` (did you mean "x"?)` for the known key closest to
 // name, or "".
 func suggest(name string) string {
-	best, bestDist := "", 4
-	for _, k := range knownTopKeys() {
-		variants := []string{name, strings.ReplaceAll(name, "_", "-"), strings.ReplaceAll(name, "-", "_")}
-		for _, v := range variants {
-			if d := editDistance(v, k); d < bestDist {
-				best, bestDist = k, d
-			}
-		}
+	best := Closest(name, knownTopKeys())
+	if best == "" {
+		best = Closest(strings.ReplaceAll(name, "_", "-"), knownTopKeys())
 	}
 	if best == "" {
 		return ""
 	}
 	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+// Closest returns the candidate within a small edit distance of name (the
+// nearest), or "": the "did you mean" of keys and flags.
+func Closest(name string, candidates []string) string {
+	best, bestDist := "", min(4, len(name)/2+1)
+	for _, c := range candidates {
+		if d := editDistance(name, c); d < bestDist {
+			best, bestDist = c, d
+		}
+	}
+	return best
 }
 
 // editDistance is the Levenshtein distance of two short strings.
