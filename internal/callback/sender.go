@@ -104,6 +104,11 @@ type Sender struct {
 	PollInterval time.Duration
 	// FormatMessageID renders a message id as submit_sm_resp did (default: decimal).
 	FormatMessageID func(id uint64) string
+	// MaxRate caps attempts per second, all receivers together (0: no cap). Each
+	// attempt costs CPU (on a small VM ~100 µs for the HTTP client side, more than an
+	// SMPP submit); on a machine whose CPU the SMPP path needs, a cap keeps the
+	// sender's share bounded and lets the queue absorb peaks, to be drained after.
+	MaxRate float64
 	// UserAgent is sent with every request (default "smppd-callback/1").
 	UserAgent string
 
@@ -134,6 +139,10 @@ type Sender struct {
 	slowDefers  map[string]int
 	notified    atomic.Bool // Notify was called since the dispatcher last looked
 	wakes       []time.Time // sorted times when known entries become due (see addWake)
+
+	rateTokens float64 // MaxRate budget (token bucket)
+	rateAt     time.Time
+	rateWait   time.Duration // set when the budget stopped dispatchCache
 
 	nextAfterFn func(time.Time) (time.Time, bool)
 	active      int // HTTP requests in flight in total
@@ -204,6 +213,7 @@ func (s *Sender) Start() error {
 	s.hosts = make(map[string]*hostState)
 	s.justDone = make(map[uint64]uint64)
 	s.slowDefers = make(map[string]int)
+	s.rateAt, s.rateTokens = time.Now(), 1
 	s.rescanEvery = minRescan
 	s.wakeCh()
 	s.quit = make(chan struct{})
@@ -420,7 +430,7 @@ func (s *Sender) dispatch() time.Duration {
 	}
 	s.mu.Unlock()
 	if _, full := s.dispatchCache(now); full || !s.stale {
-		return s.sleep(now, time.Time{})
+		return s.sleep(now, s.rateRecheck(now))
 	}
 	// What is left in the cache is blocked by its hosts' limits. Reading the store
 	// again finds other hosts' entries behind them, but costs a batch decode: not more
@@ -454,7 +464,7 @@ func (s *Sender) dispatch() time.Duration {
 	}
 	if _, full := s.dispatchCache(now); full || !s.stale {
 		s.rescanEvery = minRescan
-		return s.sleep(now, time.Time{})
+		return s.sleep(now, s.rateRecheck(now))
 	}
 	// A full batch, free workers, and everything left in it is blocked by its host.
 	s.mu.Lock()
@@ -522,11 +532,41 @@ func (s *Sender) dispatch() time.Duration {
 	return s.sleep(now, recheck)
 }
 
+// rateRecheck returns when the MaxRate budget allows the next attempt, if it stopped
+// dispatchCache; zero otherwise.
+func (s *Sender) rateRecheck(now time.Time) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rateWait == 0 {
+		return time.Time{}
+	}
+	t := now.Add(s.rateWait)
+	s.rateWait = 0
+	return t
+}
+
 func progressOf(h *hostState) time.Time {
 	if h == nil {
 		return time.Time{}
 	}
 	return h.progress
+}
+
+// takeToken takes one attempt from the MaxRate budget (s.mu held), or returns how
+// long until one is available.
+func (s *Sender) takeToken() time.Duration {
+	if s.MaxRate <= 0 {
+		return 0
+	}
+	now := time.Now() // pacing is about CPU, in real time even under a fake clock
+	burst := max(1, s.MaxRate/10)
+	s.rateTokens = min(burst, s.rateTokens+now.Sub(s.rateAt).Seconds()*s.MaxRate)
+	s.rateAt = now
+	if s.rateTokens < 1 {
+		return max(time.Duration((1-s.rateTokens)/s.MaxRate*float64(time.Second)), time.Millisecond)
+	}
+	s.rateTokens--
+	return 0
 }
 
 // dispatchCache starts attempts for the cached entries that are within the limits and
@@ -554,6 +594,12 @@ func (s *Sender) dispatchCache(now time.Time) (started int, full bool) {
 		if h != nil && h.active >= s.PerHost {
 			kept = append(kept, c)
 			continue
+		}
+		if wait := s.takeToken(); wait > 0 {
+			kept = append(kept, s.cache[i:]...)
+			s.rateWait = wait
+			full = true
+			break
 		}
 		if h == nil {
 			h = &hostState{}

@@ -385,3 +385,36 @@ func TestStartStop(t *testing.T) {
 		t.Errorf("Start without Store and Tokens succeeded")
 	}
 }
+
+func TestMaxRate(t *testing.T) {
+	st := newStore(t)
+	rv := newReceiver(t, secretA, nil)
+	for range 10 {
+		enqueue(t, st, "tokA", rv.URL, nil)
+	}
+	start(t, &Sender{Store: st, MaxRate: 500, Tokens: newTokens("tokA", Token{URL: rv.URL, Secret: secretA})})
+	waitFor(t, "all delivered under the rate cap", func() bool { return len(queued(t, st)) == 0 })
+	if n := len(rv.successes()); n != 10 {
+		t.Errorf("delivered %d distinct events, want 10", n)
+	}
+}
+
+func TestTakeToken(t *testing.T) {
+	s := &Sender{MaxRate: 100}
+	s.rateAt, s.rateTokens = time.Now(), 0
+	if wait := s.takeToken(); wait <= 0 || wait > 20*time.Millisecond {
+		t.Errorf("empty bucket: takeToken() = %v, want a wait of about 10ms", wait)
+	}
+	s.rateAt = time.Now().Add(-time.Second) // a second's refill, capped at the burst of 10
+	for i := range 10 {
+		if wait := s.takeToken(); wait != 0 {
+			t.Fatalf("take %d of a full bucket: wait %v, want 0", i, wait)
+		}
+	}
+	if wait := s.takeToken(); wait == 0 {
+		t.Errorf("11th take from a bucket of 10: no wait")
+	}
+	if wait := (&Sender{}).takeToken(); wait != 0 {
+		t.Errorf("no MaxRate: wait %v, want 0", wait)
+	}
+}
