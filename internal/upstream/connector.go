@@ -148,6 +148,12 @@ type Connector struct {
 	cursor   uint64
 	rescan   bool
 	seen     uint64 // highest outbox id an expiry sweep has read
+	// gone holds messages that left the outbox (forwarded or finished),
+	// with the scan number current then: a scan that read the outbox
+	// before the commit may still hold them, so they are skipped until
+	// the next scan starts (scans run one at a time, on the pump).
+	gone    map[uint64]uint64
+	scanSeq uint64
 
 	wake   chan struct{}
 	ctx    context.Context
@@ -178,6 +184,7 @@ func New(o Options) (*Connector, error) {
 		attempts: make(map[uint64]int),
 		acking:   make(map[string]uint64),
 		parked:   make(map[*parkedReceipt]struct{}),
+		gone:     make(map[uint64]uint64),
 		wake:     make(chan struct{}, 1),
 	}
 	if c.obs == nil {
@@ -368,6 +375,12 @@ const (
 // reads only the messages that arrived since.
 func (c *Connector) scan(now time.Time, expiryOnly bool, from uint64) time.Time {
 	c.mu.Lock()
+	c.scanSeq++
+	for id, seq := range c.gone {
+		if seq < c.scanSeq {
+			delete(c.gone, id) // every read from now on is after its commit
+		}
+	}
 	cursor := c.cursor
 	if c.rescan {
 		cursor, c.rescan = 0, false
@@ -426,6 +439,10 @@ func (c *Connector) consider(m *msgstore.Message, now time.Time, expiryOnly bool
 	if _, ok := c.inflight[m.ID]; ok {
 		c.mu.Unlock()
 		return waiting, time.Time{}
+	}
+	if _, ok := c.gone[m.ID]; ok {
+		c.mu.Unlock()
+		return waiting, time.Time{} // a stale read: it left the outbox meanwhile
 	}
 	if t, ok := c.retryAt[m.ID]; ok && now.Before(t) {
 		c.mu.Unlock()
@@ -495,6 +512,7 @@ func (c *Connector) forget(id uint64, rescan bool) {
 	if !rescan {
 		delete(c.attempts, id)
 		delete(c.retryAt, id)
+		c.gone[id] = c.scanSeq
 	}
 	c.rescan = c.rescan || rescan
 	c.mu.Unlock()
