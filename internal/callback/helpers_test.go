@@ -241,19 +241,19 @@ func newObserver() *countObserver {
 	return &countObserver{attempts: map[Result]int{}, retries: map[Result]int{}, giveUps: map[GiveUpReason]int{}}
 }
 
-func (o *countObserver) Attempt(r Result, d time.Duration) {
+func (o *countObserver) CallbackAttempt(r Result, d time.Duration) {
 	o.mu.Lock()
 	o.attempts[r]++
 	o.mu.Unlock()
 }
-func (o *countObserver) Retry(r Result) { o.mu.Lock(); o.retries[r]++; o.mu.Unlock() }
-func (o *countObserver) Deferred()      { o.mu.Lock(); o.deferred++; o.mu.Unlock() }
-func (o *countObserver) GiveUp(g GiveUpReason) {
+func (o *countObserver) CallbackRetry(r Result) { o.mu.Lock(); o.retries[r]++; o.mu.Unlock() }
+func (o *countObserver) CallbackDeferred()      { o.mu.Lock(); o.deferred++; o.mu.Unlock() }
+func (o *countObserver) CallbackGiveUp(g GiveUpReason) {
 	o.mu.Lock()
 	o.giveUps[g]++
 	o.mu.Unlock()
 }
-func (o *countObserver) Delivered(time.Duration) { o.mu.Lock(); o.delivered++; o.mu.Unlock() }
+func (o *countObserver) CallbackDelivered(time.Duration) { o.mu.Lock(); o.delivered++; o.mu.Unlock() }
 
 func (o *countObserver) get(f func(o *countObserver) int) int {
 	o.mu.Lock()

@@ -55,26 +55,28 @@ func (g GiveUpReason) String() string {
 // Observer receives the sender's metrics events. The sender calls it from its worker
 // goroutines, concurrently; implementations must be cheap and must not block.
 // internal/callback imports no metrics library: internal/metrics implements this.
+// The names carry a Callback prefix so that one metrics type can implement this and
+// the gateway's observer side by side.
 type Observer interface {
-	// Attempt is called once per HTTP attempt (not for ResultInternal) with its
+	// CallbackAttempt is called once per HTTP attempt (not for ResultInternal) with its
 	// duration from request start to response headers (or failure).
-	Attempt(r Result, d time.Duration)
-	// Retry is called when a callback is rescheduled after an attempt with result r.
-	Retry(r Result)
-	// Deferred is called when a due callback is pushed back without an attempt because
+	CallbackAttempt(r Result, d time.Duration)
+	// CallbackRetry is called when a callback is rescheduled after an attempt with result r.
+	CallbackRetry(r Result)
+	// CallbackDeferred is called when a due callback is pushed back without an attempt because
 	// its receiver host already has Sender.PerHost requests in flight and others wait.
-	Deferred()
-	// GiveUp is called when a callback is abandoned and recorded as given up.
-	GiveUp(reason GiveUpReason)
-	// Delivered is called when a callback is acknowledged, with the time from the
+	CallbackDeferred()
+	// CallbackGiveUp is called when a callback is abandoned and recorded as given up.
+	CallbackGiveUp(reason GiveUpReason)
+	// CallbackDelivered is called when a callback is acknowledged, with the time from the
 	// receipt being queued to the 2xx (end-to-end latency, retries included).
-	Delivered(sinceQueued time.Duration)
+	CallbackDelivered(sinceQueued time.Duration)
 }
 
 type nopObserver struct{}
 
-func (nopObserver) Attempt(Result, time.Duration) {}
-func (nopObserver) Retry(Result)                  {}
-func (nopObserver) Deferred()                     {}
-func (nopObserver) GiveUp(GiveUpReason)           {}
-func (nopObserver) Delivered(time.Duration)       {}
+func (nopObserver) CallbackAttempt(Result, time.Duration) {}
+func (nopObserver) CallbackRetry(Result)                  {}
+func (nopObserver) CallbackDeferred()                     {}
+func (nopObserver) CallbackGiveUp(GiveUpReason)           {}
+func (nopObserver) CallbackDelivered(time.Duration)       {}

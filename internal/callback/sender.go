@@ -784,7 +784,7 @@ func (s *Sender) attempt(cb msgstore.Callback) outcome {
 		if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
 			r = ResultTimeout
 		}
-		s.obs.Attempt(r, d)
+		s.obs.CallbackAttempt(r, d)
 		return outcome{result: r, detail: r.String() + ": " + trimURLError(err)}
 	}
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
@@ -793,7 +793,7 @@ func (s *Sender) attempt(cb msgstore.Callback) outcome {
 	resp.Body.Close()
 	d := time.Since(start)
 	r := classify(resp.StatusCode)
-	s.obs.Attempt(r, d)
+	s.obs.CallbackAttempt(r, d)
 	o := outcome{result: r}
 	if r != ResultSuccess {
 		o.detail = "HTTP " + strconv.Itoa(resp.StatusCode)
@@ -837,7 +837,7 @@ func (s *Sender) record(cb msgstore.Callback, o outcome) {
 	case o.giveUp:
 		s.giveUp(cb, o.reason, o.detail, done)
 	case o.result == ResultSuccess:
-		s.obs.Delivered(now.Sub(cb.Receipt.QueuedAt))
+		s.obs.CallbackDelivered(now.Sub(cb.Receipt.QueuedAt))
 		s.Store.AckCallback(cb.Seq, done)
 	case o.result == ResultClientError && cb.Attempts+1 >= s.MaxClientErrorAttempts:
 		s.giveUp(cb, GiveUpClientError, o.detail, done)
@@ -846,7 +846,7 @@ func (s *Sender) record(cb msgstore.Callback, o outcome) {
 		if o.hasAfter {
 			delay = o.retryAfter
 		}
-		s.retry(cb, now, delay, o.detail, func() { s.obs.Retry(o.result) }, done)
+		s.retry(cb, now, delay, o.detail, func() { s.obs.CallbackRetry(o.result) }, done)
 	}
 }
 
@@ -872,7 +872,7 @@ func (s *Sender) retry(cb msgstore.Callback, now time.Time, delay time.Duration,
 }
 
 func (s *Sender) giveUp(cb msgstore.Callback, reason GiveUpReason, detail string, done func(error)) {
-	s.obs.GiveUp(reason)
+	s.obs.CallbackGiveUp(reason)
 	s.log.Warn("callback given up", "seq", cb.Seq, "token", cb.TokenID, "message", cb.Receipt.MessageID, "reason", reason.String(), "detail", detail)
 	s.Store.GiveUpCallback(cb.Seq, reason.String()+": "+detail, done)
 }
@@ -895,10 +895,10 @@ func (s *Sender) deferBusy(cb msgstore.Callback, delay time.Duration, now time.T
 	})
 	if delay == 0 || !ok {
 		delay := s.BaseBackoff + backoff(cb.Attempts+1, s.BaseBackoff, s.MaxBackoff)
-		s.retry(cb, now, delay, "deferred: receiver host not answering", s.obs.Deferred, done)
+		s.retry(cb, now, delay, "deferred: receiver host not answering", s.obs.CallbackDeferred, done)
 		return
 	}
-	s.obs.Deferred()
+	s.obs.CallbackDeferred()
 	next := now.Add(delay + backoff(1, s.BaseBackoff, s.BaseBackoff))
 	d.DeferCallback(cb.Seq, next, s.afterReschedule(next, done))
 }
