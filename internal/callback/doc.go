@@ -50,7 +50,8 @@
 //
 // 2xx completes. Network errors, timeouts, 408, 429 and 5xx are retried with
 // exponential backoff and full jitter (Sender.BaseBackoff doubling up to
-// Sender.MaxBackoff), or after the answer's Retry-After (seconds or HTTP date), until
+// Sender.MaxBackoff) and never sooner than the answer's Retry-After (seconds or HTTP
+// date), until
 // Sender.RetryFor (24 h) after enqueue; then the callback is given up. Other answers
 // (4xx, 3xx: redirects are not followed) give up after Sender.MaxClientErrorAttempts
 // attempts. Given-up callbacks stay in the store (msgstore FailedCallbacks,

@@ -88,7 +88,8 @@ type Sender struct {
 	// (other than 408 and 429) gives the callback up (default 3).
 	MaxClientErrorAttempts int
 	// BaseBackoff and MaxBackoff shape the retry delay: min(MaxBackoff, BaseBackoff·2^(n-1))
-	// with full jitter before retry n (defaults 1s and 1h). Retry-After overrides it.
+	// with full jitter before retry n (defaults 1s and 1h). A Retry-After answer
+	// delays the retry to at least that.
 	BaseBackoff, MaxBackoff time.Duration
 	// Workers bounds the requests in flight for all receivers together (default 256).
 	Workers int
@@ -842,9 +843,11 @@ func (s *Sender) record(cb msgstore.Callback, o outcome) {
 	case o.result == ResultClientError && cb.Attempts+1 >= s.MaxClientErrorAttempts:
 		s.giveUp(cb, GiveUpClientError, o.detail, done)
 	default:
+		// Retry-After is a floor, not a replacement: "Retry-After: 0" from a receiver
+		// that keeps failing must not turn into a hot loop.
 		delay := backoff(cb.Attempts+1, s.BaseBackoff, s.MaxBackoff)
 		if o.hasAfter {
-			delay = o.retryAfter
+			delay = max(delay, o.retryAfter)
 		}
 		s.retry(cb, now, delay, o.detail, func() { s.obs.CallbackRetry(o.result) }, done)
 	}

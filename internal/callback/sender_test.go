@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -174,21 +175,42 @@ func TestRetryAfterHonoured(t *testing.T) {
 }
 
 func TestClientErrorGivesUp(t *testing.T) {
-	st := newStore(t)
-	rv := newReceiver(t, secretA, func(w http.ResponseWriter, r *http.Request, n int) {
-		http.Error(w, "no such hook", http.StatusNotFound)
-	})
-	obs := newObserver()
-	enqueue(t, st, "tokA", rv.URL, nil)
-	start(t, &Sender{Store: st, Observer: obs, MaxClientErrorAttempts: 3, Tokens: newTokens("tokA", Token{URL: rv.URL, Secret: secretA})})
-
-	waitFor(t, "give-up", func() bool { return obs.get(func(o *countObserver) int { return o.giveUps[GiveUpClientError] }) == 1 })
-	waitFor(t, "queue empty", func() bool { return len(queued(t, st)) == 0 })
-	if n := len(rv.requests()); n != 3 {
-		t.Errorf("requests = %d, want 3", n)
+	tests := []struct {
+		name    string
+		respond func(w http.ResponseWriter, r *http.Request, n int)
+	}{
+		{"404", func(w http.ResponseWriter, r *http.Request, n int) {
+			http.Error(w, "no such hook", http.StatusNotFound)
+		}},
+		{"redirect not followed", func(w http.ResponseWriter, r *http.Request, n int) {
+			if r.URL.Path == "/moved" {
+				w.WriteHeader(http.StatusOK) // following the redirect would "deliver" here
+				return
+			}
+			http.Redirect(w, r, "/moved", http.StatusFound)
+		}},
 	}
-	if n := obs.get(func(o *countObserver) int { return o.retries[ResultClientError] }); n != 2 {
-		t.Errorf("Retry(client_error) calls = %d, want 2", n)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := newStore(t)
+			rv := newReceiver(t, secretA, tt.respond)
+			obs := newObserver()
+			enqueue(t, st, "tokA", rv.URL, nil)
+			start(t, &Sender{Store: st, Observer: obs, MaxClientErrorAttempts: 3, Tokens: newTokens("tokA", Token{URL: rv.URL + "/hook", Secret: secretA})})
+
+			waitFor(t, "give-up", func() bool { return obs.get(func(o *countObserver) int { return o.giveUps[GiveUpClientError] }) == 1 })
+			waitFor(t, "queue empty", func() bool { return len(queued(t, st)) == 0 })
+			if n := len(rv.requests()); n != 3 {
+				t.Errorf("requests = %d, want 3", n)
+			}
+			if n := obs.get(func(o *countObserver) int { return o.retries[ResultClientError] }); n != 2 {
+				t.Errorf("Retry(client_error) calls = %d, want 2", n)
+			}
+			failed, err := st.FailedCallbacks("tokA", 0)
+			if err != nil || len(failed) != 1 || !strings.HasPrefix(failed[0].LastError, "client_error: HTTP 3") && !strings.HasPrefix(failed[0].LastError, "client_error: HTTP 4") {
+				t.Errorf("FailedCallbacks() = %+v, %v; want one, recorded as a client_error with its status", failed, err)
+			}
+		})
 	}
 }
 
