@@ -19,7 +19,7 @@ const (
 	panelHeight = 260
 	marginLeft  = 80
 	marginRight = 170 // legend column
-	marginTop   = 86
+	marginTop   = 100
 	panelGap    = 64
 	marginBot   = 44
 )
@@ -28,6 +28,7 @@ type plotLine struct {
 	name  string
 	color string
 	dash  bool
+	width float64 // stroke width; 0 means 2
 	ys    []float64
 }
 
@@ -84,8 +85,10 @@ func (r *Result) WritePlot(w io.Writer) error {
 		{name: "max", color: "#7f7f7f", dash: true, ys: pmax},
 	}
 	if r.ReceiptsAsked {
-		rateLines = append(rateLines, plotLine{name: "receipts/s", color: "#9467bd", ys: receipts})
-		latLines = append(latLines, plotLine{name: "receipt p99", color: "#9467bd", ys: rp99})
+		// Drawn first so that, when receipts follow their responses at
+		// once, the submit lines stay visible on top of them.
+		rateLines = append([]plotLine{{name: "receipts/s", color: "#9467bd", width: 4, ys: receipts}}, rateLines...)
+		latLines = append([]plotLine{{name: "receipt p99", color: "#9467bd", width: 4, ys: rp99}}, latLines...)
 	}
 
 	height := marginTop + 2*panelHeight + panelGap + marginBot
@@ -96,13 +99,18 @@ func (r *Result) WritePlot(w io.Writer) error {
 	title := fmt.Sprintf("smppd bench → %s: %d bind(s) × window %d, %s — %.0f msg/s, p99 %s",
 		r.Target, r.Binds, r.Window, r.Mode, r.MsgsPerSecond(), fmtDur(r.Latency.Quantile(0.99)))
 	fmt.Fprintf(&b, `<text x="%d" y="22" font-size="15" font-weight="bold">%s</text>`+"\n", marginLeft, html.EscapeString(title))
-	sub := fmt.Sprintf("sent %d, acked %d, errors %d, unanswered %d in %.1fs (warmup excluded). Submit latency %s",
-		r.Sent, r.Acked, r.ErrorCount(), r.Unanswered, r.Duration.Seconds(), formatPercentiles(r.Latency))
-	fmt.Fprintf(&b, `<text x="%d" y="40" fill="#444444">%s</text>`+"\n", marginLeft, html.EscapeString(sub))
+	subs := []string{
+		fmt.Sprintf("sent %d, acked %d, errors %d, unanswered %d in %.1fs (warmup excluded)",
+			r.Sent, r.Acked, r.ErrorCount(), r.Unanswered, r.Duration.Seconds()),
+		"submit latency " + formatPercentiles(r.Latency),
+	}
 	if r.ReceiptsAsked {
-		sub = fmt.Sprintf("receipts %d (%.0f/s), missing %d, unmatched %d. Receipt latency %s", r.Receipts, r.ReceiptsPerSecond(),
-			r.ReceiptsMissing, r.ReceiptsUnmatched, formatPercentiles(r.ReceiptLatency))
-		fmt.Fprintf(&b, `<text x="%d" y="56" fill="#444444">%s</text>`+"\n", marginLeft, html.EscapeString(sub))
+		subs = append(subs,
+			fmt.Sprintf("receipts %d (%.0f/s), missing %d, unmatched %d; latency %s", r.Receipts,
+				r.ReceiptsPerSecond(), r.ReceiptsMissing, r.ReceiptsUnmatched, formatPercentiles(r.ReceiptLatency)))
+	}
+	for i, sub := range subs {
+		fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#444444">%s</text>`+"\n", marginLeft, 40+16*i, html.EscapeString(sub))
 	}
 
 	xmax := 1.0
@@ -168,8 +176,12 @@ func panel(b *strings.Builder, ts []float64, xmax, warmupEnd float64, top int, t
 			if l.dash {
 				dash = ` stroke-dasharray="6 4"`
 			}
-			fmt.Fprintf(b, `<polyline fill="none" stroke="%s" stroke-width="2"%s points="%s"/>`+"\n",
-				l.color, dash, strings.TrimSpace(pts.String()))
+			width := l.width
+			if width == 0 {
+				width = 2
+			}
+			fmt.Fprintf(b, `<polyline fill="none" stroke="%s" stroke-width="%g" stroke-opacity="0.9"%s points="%s"/>`+"\n",
+				l.color, width, dash, strings.TrimSpace(pts.String()))
 		}
 		ly := y1 + 14 + float64(i)*18
 		fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="2"/>`+"\n",
