@@ -584,7 +584,7 @@ func (c *Connector) settle(l *link, j *job, h pdu.Header, resp pdu.PDU, err erro
 			delete(c.acking, ak)
 			c.mu.Unlock()
 			l.freeSlot(j)
-			if err != nil && !errors.Is(err, msgstore.ErrFinal) {
+			if err != nil && !errors.Is(err, msgstore.ErrFinal) && !errors.Is(err, msgstore.ErrExists) {
 				// Still in the outbox: it will be submitted again (the
 				// duplicate window, widened by a failing disk).
 				c.log.Error("upstream: recording an accepted message", "upstream", l.up.Name, "message", id, "err", err)
