@@ -299,3 +299,5 @@ func TestRunIdleHoldsSessionsBound(t *testing.T) {
 			res.Sent, res.Mode, res.BindDuration, res.SessionErrors)
 	}
 }
+
+func netListen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
