@@ -141,6 +141,10 @@ type Sender struct {
 	notified    atomic.Bool // Notify was called since the dispatcher last looked
 	wakes       []time.Time // sorted times when known entries become due (see addWake)
 
+	// stallAfter and blockedWait are the fairness thresholds (constants of the same
+	// names; tests shorten them).
+	stallAfter, blockedWait time.Duration
+
 	rateTokens float64 // MaxRate budget (token bucket)
 	rateAt     time.Time
 	rateWait   time.Duration // set when the budget stopped dispatchCache
@@ -216,6 +220,12 @@ func (s *Sender) Start() error {
 	s.slowDefers = make(map[string]int)
 	s.rateAt, s.rateTokens = time.Now(), 1
 	s.rescanEvery = minRescan
+	if s.stallAfter == 0 {
+		s.stallAfter = stallAfter
+	}
+	if s.blockedWait == 0 {
+		s.blockedWait = maxBlockedWait
+	}
 	s.wakeCh()
 	s.quit = make(chan struct{})
 	s.loopDone = make(chan struct{})
@@ -392,7 +402,7 @@ type hostState struct {
 
 // stalled reports whether h has been saturated without progress for stallAfter.
 func (s *Sender) stalled(h *hostState, now time.Time) bool {
-	return h.active >= s.PerHost && now.Sub(h.progress) >= stallAfter
+	return h.active >= s.PerHost && now.Sub(h.progress) >= s.stallAfter
 }
 
 // dispatch starts an attempt for every due callback it can, within the global and
@@ -483,13 +493,13 @@ func (s *Sender) dispatch() time.Duration {
 			t = now
 		}
 		stalled := h != nil && s.stalled(h, now)
-		if stalled || now.Sub(t) >= maxBlockedWait {
+		if stalled || now.Sub(t) >= s.blockedWait {
 			s.inflight[cb.Seq] = struct{}{}
 			s.wg.Add(1)
 			deferred = append(deferred, cb)
 			var d time.Duration
 			if !stalled {
-				d = min(maxBlockedWait<<s.slowDefers[c.host], s.MaxBackoff)
+				d = min(s.blockedWait<<s.slowDefers[c.host], s.MaxBackoff)
 				slowHosts[c.host]++
 			}
 			delays = append(delays, d)
@@ -497,7 +507,7 @@ func (s *Sender) dispatch() time.Duration {
 		}
 		since[cb.Seq] = t
 		kept = append(kept, c)
-		for _, r := range [...]time.Time{t.Add(maxBlockedWait), progressOf(h).Add(stallAfter)} {
+		for _, r := range [...]time.Time{t.Add(s.blockedWait), progressOf(h).Add(s.stallAfter)} {
 			if recheck.IsZero() || r.Before(recheck) {
 				recheck = r
 			}

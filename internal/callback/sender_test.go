@@ -440,3 +440,48 @@ func TestTakeToken(t *testing.T) {
 		t.Errorf("no MaxRate: wait %v, want 0", wait)
 	}
 }
+
+// A receiver that works but is slower than its token's traffic: once its backlog
+// fills the scan window, entries that waited blockedWait are pushed back (without
+// counting an attempt) so another token's callbacks behind them go out; nothing is
+// lost or sent twice on the way.
+func TestSlowReceiverBacklogPushedBack(t *testing.T) {
+	st := newStore(t)
+	slow := newReceiver(t, secretA, func(w http.ResponseWriter, r *http.Request, n int) {
+		time.Sleep(20 * time.Millisecond)
+		w.WriteHeader(http.StatusOK)
+	})
+	fast := newReceiver(t, secretA, nil)
+	obs := newObserver()
+	toks := newTokens("slow", Token{URL: slow.URL, Secret: secretA}, "fast", Token{URL: fast.URL, Secret: secretA})
+	for range 12 {
+		enqueue(t, st, "slow", slow.URL, nil)
+	}
+	for range 3 {
+		enqueue(t, st, "fast", fast.URL, nil)
+	}
+	s := &Sender{Store: st, Tokens: toks, Observer: obs, Workers: 4, PerHost: 1, BatchSize: 4,
+		BaseBackoff: time.Millisecond, MaxBackoff: 50 * time.Millisecond}
+	s.blockedWait, s.stallAfter = 10*time.Millisecond, time.Minute // progressing, never stalled
+	start(t, s)
+
+	waitFor(t, "everything delivered", func() bool { return len(queued(t, st)) == 0 })
+	if n := obs.get(func(o *countObserver) int { return o.deferred }); n == 0 {
+		t.Errorf("nothing was pushed back: the window never filled, the test does not test the push-back")
+	}
+	for name, rv := range map[string]*receiver{"slow": slow, "fast": fast} {
+		for id, c := range rv.successes() {
+			if c != 1 {
+				t.Errorf("%s: event %s answered 2xx %d times, want 1", name, id, c)
+			}
+		}
+	}
+	if a, b := len(slow.successes()), len(fast.successes()); a != 12 || b != 3 {
+		t.Errorf("delivered slow=%d fast=%d, want 12 and 3", a, b)
+	}
+	for _, r := range slow.requests() {
+		if r.event.Attempt != 1 {
+			t.Errorf("event %s attempt = %d, want 1: a push-back behind a working receiver is not an attempt", r.event.EventID, r.event.Attempt)
+		}
+	}
+}
