@@ -15,11 +15,18 @@ type receiptTracker struct {
 	shards [64]receiptShard
 }
 
+// maxPendingPerShard bounds the memory of a long run against a server that
+// sends no receipts: 64 shards × 80,000 ≈ 5M ids (a few hundred MB). Submits
+// past it are not tracked; they count as missing all the same.
+const maxPendingPerShard = 80_000
+
 type receiptShard struct {
 	mu      sync.Mutex
 	pending map[string]int64 // message id → scheduled submit time (ns since start)
 	early   map[string]int64 // message id → receipt arrival (ns since start)
-	_       [32]byte         // keep shards on separate cache lines
+	// untracked counts submits not kept because pending was full.
+	untracked int
+	_         [32]byte // keep shards on separate cache lines
 }
 
 func newReceiptTracker() *receiptTracker {
@@ -49,7 +56,11 @@ func (t *receiptTracker) submitted(id string, sched int64) (latency int64, match
 		delete(s.early, id)
 		return at - sched, true
 	}
-	s.pending[id] = sched
+	if len(s.pending) < maxPendingPerShard {
+		s.pending[id] = sched
+	} else {
+		s.untracked++
+	}
 	return 0, false
 }
 
@@ -64,19 +75,19 @@ func (t *receiptTracker) receipt(id []byte, now int64) (latency int64, matched b
 		delete(s.pending, string(id))
 		return now - sched, true
 	}
-	if _, dup := s.early[string(id)]; !dup {
+	if _, dup := s.early[string(id)]; !dup && len(s.early) < maxPendingPerShard {
 		s.early[string(id)] = now
 	}
 	return 0, false
 }
 
-// counts returns how many submits still wait for a receipt and how many
-// receipts match no known submit.
+// counts returns how many submits still wait for a receipt (untracked ones
+// included) and how many receipts match no known submit.
 func (t *receiptTracker) counts() (pending, early int) {
 	for i := range t.shards {
 		s := &t.shards[i]
 		s.mu.Lock()
-		pending += len(s.pending)
+		pending += len(s.pending) + s.untracked
 		early += len(s.early)
 		s.mu.Unlock()
 	}
