@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
@@ -32,6 +34,11 @@ smppd-token-create.1, ...) into DIR, generated from the same text as --help.
 			root := cmd.Root()
 			root.DisableAutoGenTag = true // reproducible pages: no generation date
 			header := &doc.GenManHeader{Title: "SMPPD", Section: "1", Source: "smppd " + version(), Manual: "smppd manual"}
+			// Reproducible builds set SOURCE_DATE_EPOCH; the page date follows it.
+			if sec, err := strconv.ParseInt(os.Getenv("SOURCE_DATE_EPOCH"), 10, 64); err == nil {
+				date := time.Unix(sec, 0).UTC()
+				header.Date = &date
+			}
 			if err := doc.GenManTree(root, header, dir); err != nil {
 				return err
 			}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -199,5 +200,26 @@ func TestFormatDuration(t *testing.T) {
 		if got := FormatDuration(d); got != want {
 			t.Errorf("FormatDuration(%v) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+// TestPackagedExample loads the example shipped as /etc/smppd/smppd.yaml:
+// it must stay valid and equal to the defaults except where it says so.
+func TestPackagedExample(t *testing.T) {
+	c, origins, err := Load(LoadOptions{File: "../../packaging/smppd.yaml"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Default()
+	d.DataDir, d.LogFormat = "/var/lib/smppd", "json"
+	if c.DataDir != d.DataDir || c.LogFormat != d.LogFormat {
+		t.Errorf("example: data-dir %q log-format %q", c.DataDir, c.LogFormat)
+	}
+	c.DataDir, c.LogFormat = d.DataDir, d.LogFormat
+	if a, b := fmt.Sprintf("%+v", c), fmt.Sprintf("%+v", d); a != b {
+		t.Errorf("example differs from the defaults beyond data-dir and log-format:\n%s\n%s", a, b)
+	}
+	if len(origins) < 20 {
+		t.Errorf("example sets only %d keys", len(origins))
 	}
 }
