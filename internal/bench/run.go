@@ -102,6 +102,11 @@ sending:
 	}
 	r.stop.Store(true)
 	close(r.stopCh)
+	// A sender blocked writing to a server that stopped reading gives up
+	// when the drain ends (its session then reports the write error).
+	for _, s := range sessions {
+		s.conn.SetWriteDeadline(time.Now().Add(o.Drain))
+	}
 	<-sendersDone
 
 	// Drain outstanding responses, then receipts.

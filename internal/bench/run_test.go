@@ -301,3 +301,39 @@ func TestRunIdleHoldsSessionsBound(t *testing.T) {
 }
 
 func netListen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
+
+func TestRunEndsWhenServerStopsReading(t *testing.T) {
+	// The server binds the session and then never reads again: the
+	// generator's writes block once the socket buffers fill (1,000 messages
+	// of 60 kB each). The run must still end after its drain, counting the
+	// outstanding submits and the failed session.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { l.Close(); wg.Wait() })
+	wg.Go(func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		rd := pdu.NewReader(bufio.NewReader(c), 0)
+		h, _, err := rd.ReadFrame()
+		if err != nil {
+			return
+		}
+		b, _ := pdu.Append(nil, h.Seq, pdu.StatusOK, &pdu.BindResp{Cmd: h.ID.Response(), SystemID: "deaf"})
+		c.Write(b)
+		<-t.Context().Done() // hold the connection open, unread
+	})
+	res, err := Run(t.Context(), Options{Addr: l.Addr().String(), Window: 1000, Size: 60000, Coding: "latin1",
+		Duration: 200 * time.Millisecond, Drain: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("Run() error = %v", err)
+	}
+	if res.Acked != 0 || res.Unanswered == 0 || len(res.SessionErrors) == 0 {
+		t.Errorf("acked %d unanswered %d session errors %v; want 0, > 0, a write error", res.Acked, res.Unanswered, res.SessionErrors)
+	}
+}

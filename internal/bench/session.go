@@ -612,9 +612,11 @@ func (s *session) unbind(ctx context.Context) {
 	}
 }
 
-// close stops the writer and reader and waits for them.
+// close stops the writer and reader and waits for them. The writer gets a
+// moment for its last bytes, not more: the server may have stopped reading.
 func (s *session) close() {
 	s.closing.Store(true)
+	s.conn.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
 	close(s.quit)
 	<-s.writerDone
 	s.conn.Close()
