@@ -94,9 +94,11 @@ func (st *stats) errorCount() uint64 {
 	return n
 }
 
-// session is one bound connection: a sender goroutine fills the window, a
-// writer goroutine flushes queued bytes in one write per wake-up, and a
-// reader goroutine settles responses and answers the server's requests.
+// session is one bound connection: a sender goroutine fills the window and
+// writes its batches itself, a reader goroutine settles responses and queues
+// answers to the server's requests (never writing, so it never blocks on the
+// peer), and a writer goroutine writes those answers when the sender does not
+// take them along first.
 type session struct {
 	r    *run
 	idx  int
