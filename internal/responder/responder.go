@@ -216,10 +216,18 @@ func frameBuffered(br *bufio.Reader) bool {
 	return n >= int(binary.BigEndian.Uint32(b))
 }
 
+// writeTimeout bounds one write: a client that stops reading must not hold
+// up the committer, which writes to every connection in turn.
+const writeTimeout = 10 * time.Second
+
 func (c *conn) write(b []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
 	_, err := c.nc.Write(b)
+	if err != nil {
+		c.nc.Close() // the reader ends too
+	}
 	return err
 }
 
