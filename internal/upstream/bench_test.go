@@ -140,9 +140,21 @@ func BenchmarkClientGoSMPP(b *testing.B) {
 // is empty.
 //
 //	go test -run '^$' -bench 'BenchmarkConnectorDrain' -benchtime 50000x ./internal/upstream
+//
+// The max_tps case shows the pacing: msgs/s should come out at the cap.
+//
+//	go test -run '^$' -bench 'BenchmarkConnectorDrain/.*max_tps' -benchtime 3000x ./internal/upstream
 func BenchmarkConnectorDrain(b *testing.B) {
-	for _, w := range []int{100, 1000} {
-		b.Run(fmt.Sprintf("window=%d", w), func(b *testing.B) {
+	for _, tc := range []struct {
+		w   int
+		tps float64
+	}{{100, 0}, {1000, 0}, {100, 1000}} {
+		w := tc.w
+		name := fmt.Sprintf("window=%d", w)
+		if tc.tps > 0 {
+			name += fmt.Sprintf(",max_tps=%g", tc.tps)
+		}
+		b.Run(name, func(b *testing.B) {
 			dir := b.TempDir()
 			store, err := msgstore.Open(filepath.Join(dir, "messages.db"), msgstore.Options{Logger: slog.New(slog.DiscardHandler)})
 			if err != nil {
@@ -171,7 +183,7 @@ func BenchmarkConnectorDrain(b *testing.B) {
 			wg.Wait()
 			c, err := New(Options{
 				Config: Config{
-					Upstreams: []Upstream{{Name: "r", Address: startResponder(b), SystemID: "bench", Window: w}},
+					Upstreams: []Upstream{{Name: "r", Address: startResponder(b), SystemID: "bench", Window: w, MaxTPS: tc.tps}},
 					Routes:    []Route{{Upstreams: []string{"r"}}},
 				},
 				Store: store, Reporter: gw, Logger: slog.New(slog.DiscardHandler),
