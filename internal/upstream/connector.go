@@ -4,8 +4,8 @@
 // The Connector drains the message store's outbox: for each message it asks
 // the routing table for the upstreams to try, offers it to the first bound
 // one with room, and submits it there within that upstream's window and TPS
-// cap, on a client built on smppd's own pdu codec (see BENCHMARKS in the
-// package tests for why not go-smpp's). What happens next:
+// cap, on a client built on smppd's own pdu codec (6-8x go-smpp's throughput:
+// BenchmarkClientOwn vs BenchmarkClientGoSMPP). What happens next:
 //
 //   - ESME_ROK: the store commits, in one operation, that the message left
 //     the outbox and that the upstream's id maps to smppd's (Store.Forwarded,
@@ -21,7 +21,7 @@
 //     not have the message; it stays in the outbox and is submitted again,
 //     to the next upstream of its route first.
 //   - no route: REJECTD, err "00B" (the gateway rejects such submits at once
-//     with the RequireRoute middleware; this covers a route removed later).
+//     with the Gateway.LiveRouting middleware; this covers a route removed later).
 //   - all its upstreams down: it waits in the outbox; when its validity
 //     period ends it is reported EXPIRED.
 //
@@ -251,7 +251,7 @@ func (c *Connector) wakePump() {
 }
 
 // Routable reports whether a message of the token to dest has a route. The
-// gateway rejects submits without one (RequireRoute).
+// gateway rejects submits without one (Gateway.LiveRouting).
 func (c *Connector) Routable(tokenID, tokenName, dest string) bool {
 	return c.routes.Lookup(tokenID, tokenName, dest) != nil
 }
