@@ -152,6 +152,28 @@ func TestServeConfigPrecedence(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &rows); err != nil || len(rows) != 1 || rows[0].ReceiptsPending != 1 || rows[0].BindType != "transmitter" {
 		t.Errorf("sessions list = %+v (%v), want the transmitter with 1 receipt pending", rows, err)
 	}
+
+	// A hot backup through the admin socket. Until the stores have WriteTo
+	// (requested in /work/notes/requests.md), the daemon says to back up cold.
+	to := filepath.Join(t.TempDir(), "backup")
+	stdout, stderr, code = runCLIStatus(t, nil, "backup", "--to", to)
+	switch {
+	case code == 1 && strings.Contains(stderr, "cannot write a hot copy"):
+		t.Log("stores without WriteTo: hot backup refused as documented")
+	case code != 0:
+		t.Errorf("backup: exit %d: %s", code, stderr)
+	default:
+		for _, f := range []string{"tokens.db", "messages.db", "secret.key"} {
+			if fi, err := os.Stat(filepath.Join(to, f)); err != nil || fi.Size() == 0 {
+				t.Errorf("backup %s: %v", f, err)
+			}
+		}
+		if !strings.Contains(stdout, "messages.db") {
+			t.Errorf("backup output %q", stdout)
+		}
+	}
+
+	conn.Close() // an ESME that would not answer the shutdown's unbind
 	if err := d.stop(t); err != nil {
 		t.Errorf("daemon exit: %v", err)
 	}

@@ -181,7 +181,7 @@ func registerAdminOps(adm *admin.Server, d adminDeps) {
 				return row, nil
 			}
 		}
-		return nil, fmt.Errorf("%w: no session with id %d (see 'smppd sessions list')", admin.ErrBadRequest, args.ID)
+		return nil, fmt.Errorf("no session with id %d (see 'smppd sessions list')", args.ID)
 	})
 	adm.Handle(opStatus, func(context.Context, json.RawMessage) (any, error) {
 		st := d.store.Stats()
@@ -226,7 +226,7 @@ func registerAdminOps(adm *admin.Server, d adminDeps) {
 		if err := json.Unmarshal(req, &args); err != nil {
 			return nil, fmt.Errorf("%w: %v", admin.ErrBadRequest, err)
 		}
-		return backup(d, args.Dir)
+		return backup(args.Dir, d.dataDir, []backupSource{{"tokens.db", d.tokens}, {"messages.db", d.store}})
 	})
 }
 
@@ -243,38 +243,43 @@ func sortReceipts(rs []tokenReceipts) {
 // while open.
 var errNoHotBackup = errors.New("this build's stores cannot write a hot copy: stop the daemon and copy the data directory")
 
-// backup writes a consistent copy of messages.db and tokens.db (each from
-// one read transaction, bbolt's Tx.WriteTo, while the daemon keeps
-// serving) and of the master key into dir, which must not exist yet or be
-// empty. Files are written under a temporary name, synced and renamed, so
-// a file in dir is always complete.
-func backup(d adminDeps, dir string) (backupResult, error) {
+// backupSource is one store to copy: it writes a consistent copy of itself
+// when it is an io.WriterTo (bbolt's Tx.WriteTo inside one read
+// transaction).
+type backupSource struct {
+	name string
+	src  any
+}
+
+// backup writes a consistent copy of each source (while the daemon keeps
+// serving) and of dataDir's master key into dir, which must not exist yet
+// or be empty. Files are written under a temporary name, synced and
+// renamed, so a file in dir is always complete.
+func backup(dir, dataDir string, sources []backupSource) (backupResult, error) {
+	for _, s := range sources {
+		if _, ok := s.src.(io.WriterTo); !ok {
+			return backupResult{}, errNoHotBackup // before creating anything
+		}
+	}
 	if !filepath.IsAbs(dir) {
-		return backupResult{}, fmt.Errorf("%w: backup directory %q must be absolute", admin.ErrBadRequest, dir)
+		return backupResult{}, fmt.Errorf("backup directory %q must be absolute", dir)
 	}
 	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
-		return backupResult{}, fmt.Errorf("%w: backup directory %s is not empty", admin.ErrBadRequest, dir)
+		return backupResult{}, fmt.Errorf("backup directory %s is not empty: choose a new one", dir)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return backupResult{}, err
 	}
 	var res backupResult
-	sources := []struct {
-		name string
-		src  any
-	}{{"tokens.db", d.tokens}, {"messages.db", d.store}}
 	for _, s := range sources {
-		w, ok := s.src.(io.WriterTo)
-		if !ok {
-			return res, errNoHotBackup
-		}
+		w := s.src.(io.WriterTo) // checked above
 		f, err := writeAtomically(filepath.Join(dir, s.name), w.WriteTo)
 		if err != nil {
 			return res, fmt.Errorf("backing up %s: %w", s.name, err)
 		}
 		res.Files = append(res.Files, f)
 	}
-	key, err := os.ReadFile(filepath.Join(d.dataDir, tokenstore.MasterKeyFile))
+	key, err := os.ReadFile(filepath.Join(dataDir, tokenstore.MasterKeyFile))
 	if err != nil {
 		return res, fmt.Errorf("backing up the master key: %w", err)
 	}
@@ -286,6 +291,14 @@ func backup(d adminDeps, dir string) (backupResult, error) {
 		return res, fmt.Errorf("backing up the master key: %w", err)
 	}
 	res.Files = append(res.Files, f)
+	// The renames are durable once the directory is synced.
+	if d, err := os.Open(dir); err == nil {
+		err = d.Sync()
+		d.Close()
+		if err != nil {
+			return res, fmt.Errorf("syncing %s: %w", dir, err)
+		}
+	}
 	return res, nil
 }
 
