@@ -1,6 +1,8 @@
 package callback
 
 import (
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,13 +27,24 @@ func TestEventJSON(t *testing.T) {
 	m.TestMode = true
 	m.Concat.Ref, m.Concat.Total, m.Concat.Part = 7, 2, 1
 
-	b, err := marshal(NewEvent(cb, "acme <prod>", func(id uint64) string { return "msg-" + EventID(id, 0)[4:] }))
+	hex := func(id uint64) string { return strconv.FormatUint(id, 16) }
+	b, err := marshal(NewEvent(cb, "acme", hex))
 	if err != nil {
 		t.Fatal(err)
 	}
-	const want = `{"event_id":"evt_1000000000001c_2a","type":"message.status","attempt":1,"message_id":"msg-1000000000001c_0","token_id":"tok_8f3a","token_name":"acme <prod>","source":"ACME","destination":"34600000001","status":"UNDELIV","final":true,"error_code":"001","submitted_at":"2026-11-30T00:41:07.123Z","done_at":"2026-11-30T00:41:09.500Z","segment":{"ref":7,"total":2,"part":1},"test_mode":true}`
+	// The README example, byte for byte, and its signature there.
+	const want = `{"event_id":"evt_1000000000001c_2a","type":"message.status","attempt":1,"message_id":"1000000000001c","token_id":"tok_8f3a","token_name":"acme","source":"ACME","destination":"34600000001","status":"UNDELIV","final":true,"error_code":"001","submitted_at":"2026-11-30T00:41:07.123Z","done_at":"2026-11-30T00:41:09.500Z","segment":{"ref":7,"total":2,"part":1},"test_mode":true}`
 	if string(b) != want {
 		t.Errorf("marshal() =\n%s\nwant\n%s", b, want)
+	}
+	const readmeSig = "t=1796000330,v1=27cc1272dd64bd77e6fae8f422bef032cc81b0b6988e85a0e3ee51c8f19b404a"
+	if got := Sign("whsec_example", time.Unix(1796000330, 0), b); got != readmeSig {
+		t.Errorf("Sign(README example) = %s, want %s", got, readmeSig)
+	}
+
+	// No HTML escaping: receivers compare raw strings.
+	if b, _ := marshal(NewEvent(cb, "a<b>&c", hex)); !strings.Contains(string(b), `"token_name":"a<b>&c"`) {
+		t.Errorf("marshal() escaped the token name: %s", b)
 	}
 
 	// Not multipart: no segment; intermediate state: final false; empty err: "000".
