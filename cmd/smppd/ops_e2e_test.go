@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -217,5 +219,108 @@ func TestServeBadConfig(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// createToken runs `smppd token create` against dir's daemon and returns
+// the SMPP credentials.
+func createToken(t *testing.T, dir string, args ...string) (systemID, password string) {
+	t.Helper()
+	out := runCLI(t, append([]string{"token", "create", "--data-dir", dir, "--smpp", "--output", "json"}, args...)...)
+	var created struct {
+		SystemID string `json:"system_id"`
+		Password string `json:"password"`
+	}
+	if err := json.Unmarshal(out, &created); err != nil || created.SystemID == "" {
+		t.Fatalf("token create: %q %v", out, err)
+	}
+	return created.SystemID, created.Password
+}
+
+// TestServeWiresUpstream chains two real daemons: A has B as its upstream
+// in its config file. A live token's message on A goes to B (a test-mode
+// token there), B's receipt comes back through A's connector, and A
+// delivers it to the client with A's message id; `smppd status`, `smppd
+// upstream status` and /metrics on A show the upstream up.
+func TestServeWiresUpstream(t *testing.T) {
+	dirB := t.TempDir()
+	b := startDaemon(t, dirB)
+	upSys, upPass := createToken(t, dirB, "--name", "carrier-account", "--test")
+
+	dirA := t.TempDir()
+	cfgA := filepath.Join(t.TempDir(), "a.yaml")
+	body := "upstreams:\n  - name: b\n    address: " + b.addr + "\n    system_id: " + upSys + "\n    password: " + upPass + "\n" +
+		"routes:\n  - {upstreams: [b]}\n"
+	if err := os.WriteFile(cfgA, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := startDaemon(t, dirA, "--config", cfgA)
+	sys, pass := createToken(t, dirA, "--name", "shop")
+
+	conn := dialDaemon(t, a.addr)
+	r := pdu.NewReader(conn, 0)
+	e := &pipelinedESME{conn: conn}
+	e.bind(t, r, sys, pass)
+	s := &pdu.SubmitSM{
+		Source:             pdu.Address{TON: pdu.TONInternational, NPI: pdu.NPIISDN, Addr: "15550001"},
+		Dest:               pdu.Address{TON: pdu.TONInternational, NPI: pdu.NPIISDN, Addr: "15550002"},
+		RegisteredDelivery: 1,
+		ShortMessage:       []byte("through two daemons"),
+	}
+	if err := e.write(2, pdu.StatusOK, s); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	var msgID, receiptID string
+	var state pdu.MessageState
+	for msgID == "" || receiptID == "" {
+		h, body, err := r.ReadFrame()
+		if err != nil {
+			t.Fatalf("read (message id %q): %v", msgID, err)
+		}
+		p, err := pdu.Decode(h, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch p := p.(type) {
+		case *pdu.SubmitSMResp:
+			if h.Status != pdu.StatusOK {
+				t.Fatalf("submit: %v", h.Status)
+			}
+			msgID = p.MessageID
+		case *pdu.DeliverSM:
+			receiptID, _ = p.TLVs.ReceiptedMessageID()
+			state, _ = p.TLVs.MessageState()
+			e.write(h.Seq, pdu.StatusOK, &pdu.DeliverSMResp{})
+		}
+	}
+	if receiptID != msgID || state != pdu.StateDelivered {
+		t.Errorf("receipt for %q in state %v, want %q DELIVERED", receiptID, state, msgID)
+	}
+
+	var st statusInfo
+	if err := json.Unmarshal(runCLI(t, "status", "--data-dir", dirA, "--output", "json"), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Upstreams == nil || len(st.Upstreams.Upstreams) != 1 || st.Upstreams.Upstreams[0].State != "bound" || st.Upstreams.Upstreams[0].Accepted != 1 {
+		t.Errorf("status upstreams = %+v, want b bound with 1 accepted", st.Upstreams)
+	}
+	if out := string(runCLI(t, "upstream", "status", "--data-dir", dirA)); !strings.Contains(out, b.addr) {
+		t.Errorf("upstream status:\n%s", out)
+	}
+	resp, err := http.Get("http://" + a.http + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`smppd_upstream_up{upstream="b"} 1`, `smppd_upstream_submits_total{result="ESME_ROK",upstream="b"} 1`, "smppd_callbacks_in_flight 0"} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	conn.Close()
+	if err := a.stop(t); err != nil {
+		t.Errorf("daemon A exit: %v", err)
 	}
 }

@@ -24,10 +24,12 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/smppd/smppd/internal/admin"
+	"github.com/smppd/smppd/internal/callback"
 	"github.com/smppd/smppd/internal/config"
 	"github.com/smppd/smppd/internal/gateway"
 	"github.com/smppd/smppd/internal/metrics"
 	"github.com/smppd/smppd/internal/msgstore"
+	"github.com/smppd/smppd/internal/upstream"
 	"github.com/smppd/smppd/smppd"
 	"github.com/smppd/smppd/tokenstore"
 )
@@ -125,6 +127,11 @@ certificate.`,
 	f.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long graceful shutdown waits for clients to unbind")
 	f.DurationVar(&c.MessageRetention, "message-retention", c.MessageRetention, "how long final messages stay queryable with query_sm before they are deleted (at least --receipt-ttl)")
 	f.DurationVar(&c.FailedBindDelay, "failed-bind-delay", c.FailedBindDelay, "hold the answer to a failed bind this long, slowing password guessing (0 disables)")
+	f.DurationVar(&c.CallbackTimeout, "callback-timeout", c.CallbackTimeout, "HTTP callbacks: time limit of one attempt")
+	f.DurationVar(&c.CallbackRetryFor, "callback-retry-for", c.CallbackRetryFor, "HTTP callbacks: how long failed deliveries are retried before they are given up")
+	f.IntVar(&c.CallbackWorkers, "callback-workers", c.CallbackWorkers, "HTTP callbacks: requests in flight, all receivers together")
+	f.IntVar(&c.CallbackPerHost, "callback-per-host", c.CallbackPerHost, "HTTP callbacks: requests in flight to one receiver host")
+	f.IntVar(&c.CallbackMaxRate, "callback-max-rate", c.CallbackMaxRate, "HTTP callbacks: attempts per second, all receivers together (0: no cap)")
 	f.BoolVar(&c.UnsafeNoSync, "unsafe-no-sync", c.UnsafeNoSync, "skip fsync on commit (benchmarks only: an acknowledged message can be lost)")
 	// Name each flag's environment variable in --help.
 	f.VisitAll(func(fl *pflag.Flag) {
@@ -179,9 +186,8 @@ func disabledIfZero(d time.Duration) time.Duration {
 }
 
 // app is the daemon's components, each built from the Config by one
-// function of buildApp. New components (the callback sender, the upstream
-// connector) get a field here, a build step in buildApp, a start in run
-// and a stop in shutdown.
+// function of buildApp. A new component gets a field here, a build step in
+// buildApp, a start in start and a stop in stop.
 type app struct {
 	cfg     config.Config
 	log     *slog.Logger
@@ -192,7 +198,11 @@ type app struct {
 	tokens    *tokenstore.Store
 	masterKey []byte
 	store     *msgstore.Store
+	idFormat  gateway.IDFormat
 	gw        *gateway.Gateway
+	callbacks *callback.Sender
+	upstream  *upstream.Connector
+	mo        *gateway.MODispatcher
 	srv       *smppd.Server
 	adm       *admin.Server
 	started   time.Time
@@ -211,9 +221,39 @@ func buildApp(cfg config.Config, dataDir string, log *slog.Logger) (*app, error)
 		a.close()
 		return nil, err
 	}
+	a.buildCallbacks()
+	if err := a.buildUpstream(); err != nil {
+		a.close()
+		return nil, err
+	}
 	a.buildServer()
 	a.buildAdmin()
 	return a, nil
+}
+
+// start runs the background components; the listeners are served after it.
+func (a *app) start() error {
+	a.gw.Start()
+	a.mo.Start()
+	a.upstream.Start()
+	if err := a.callbacks.Start(); err != nil {
+		return fmt.Errorf("callback sender: %w", err)
+	}
+	return nil
+}
+
+// stop ends them, after the SMPP server stopped, before the stores close:
+// upstream answers in flight are recorded, then MOs, the gateway's timers
+// and the callbacks still being posted finish.
+func (a *app) stop(ctx context.Context) {
+	if err := a.upstream.Stop(ctx); err != nil {
+		a.log.Warn("upstream connector: stopped before every answer came", "err", err)
+	}
+	a.mo.Stop()
+	a.gw.Stop()
+	if err := a.callbacks.Stop(ctx); err != nil {
+		a.log.Warn("callback sender: requests cut short; they stay queued", "err", err)
+	}
 }
 
 func (a *app) buildMetrics() {
@@ -240,12 +280,12 @@ func (a *app) openStores() error {
 }
 
 func (a *app) buildGateway() error {
-	idFormat, err := gateway.ParseIDFormat(a.cfg.MessageIDFormat)
-	if err != nil {
+	var err error
+	if a.idFormat, err = gateway.ParseIDFormat(a.cfg.MessageIDFormat); err != nil {
 		return usageErrorf("message-id-format: %v", err)
 	}
 	a.gw = gateway.New(gateway.Config{
-		IDFormat:         idFormat,
+		IDFormat:         a.idFormat,
 		ReceiptTTL:       a.cfg.ReceiptTTL,
 		TestReceiptDelay: a.cfg.TestReceiptDelay,
 		DefaultValidity:  a.cfg.DefaultValidity,
@@ -257,10 +297,56 @@ func (a *app) buildGateway() error {
 	return nil
 }
 
+// buildCallbacks makes the sender that POSTs delivery reports to tokens'
+// callback URLs; the gateway wakes it after each commit that queued one.
+func (a *app) buildCallbacks() {
+	c := a.cfg
+	a.callbacks = &callback.Sender{
+		Store:           a.store,
+		Tokens:          callback.FromTokenStore(a.tokens, a.masterKey),
+		RequestTimeout:  c.CallbackTimeout,
+		RetryFor:        c.CallbackRetryFor,
+		Workers:         c.CallbackWorkers,
+		PerHost:         c.CallbackPerHost,
+		MaxRate:         float64(c.CallbackMaxRate),
+		FormatMessageID: a.idFormat.Format, // the spelling submit_sm_resp used
+		Logger:          a.log.With("component", "callback"),
+	}
+	a.callbacks.Observer = newCallbackMetrics(a.reg, func() int { return a.callbacks.Stats().InFlight })
+	a.gw.OnCallback = a.callbacks.Notify
+}
+
+// buildUpstream makes the connector that forwards live tokens' messages to
+// the upstreams of the config, and the dispatcher of the MOs they send. It
+// is built with no upstream too: live messages then get no route and fail
+// with a receipt instead of waiting in the outbox forever.
+func (a *app) buildUpstream() error {
+	a.mo = a.gw.NewMODispatcher()
+	conn, err := upstream.New(upstream.Options{
+		Config:   a.cfg.Live,
+		Store:    a.store,
+		Reporter: a.gw,
+		Tokens: func(idOrName string) (string, string, error) {
+			t, err := a.tokens.Get(idOrName)
+			return t.ID, t.Name, err
+		},
+		OnMO:     a.mo.Wake,
+		Observer: newUpstreamMetrics(a.reg, a.cfg.Live),
+		Logger:   a.log.With("component", "upstream"),
+	})
+	if err != nil {
+		return err // config.Validate checked the same rules; this names the key too
+	}
+	a.upstream = conn
+	return nil
+}
+
 func (a *app) buildServer() {
 	c := a.cfg
 	a.srv = &smppd.Server{
-		Handler:               a.gw,
+		// Live tokens' submits are routed (or refused: no route) before the
+		// gateway stores them for the connector.
+		Handler:               smppd.Chain(a.gw, a.gw.LiveRouting(a.upstream.Routable, a.upstream.Wake)),
 		Auth:                  a.gw,
 		SystemID:              c.SystemID,
 		BindTimeout:           c.BindTimeout,
@@ -277,6 +363,7 @@ func (a *app) buildServer() {
 		PDUHook:               a.metrics.PDU,
 		ConnState: func(s *smppd.Session, st smppd.ConnState) {
 			a.gw.ConnState(s, st)
+			a.mo.ConnState(s, st)
 			a.metrics.ConnState(s, st)
 		},
 	}
@@ -287,9 +374,9 @@ func (a *app) buildAdmin() {
 	a.adm.Hooks.TokenChanged = a.gw.TokenChanged
 	registerAdminOps(a.adm, adminDeps{
 		srv: a.srv, store: a.store, tokens: a.tokens, dataDir: a.dataDir, started: a.started,
-		// upstreams: connector.Status once the upstream connector is wired.
+		upstreams: a.upstream.Status,
 	})
-	registerUpstreamOps(a.adm, nil) // nil: no connector wired yet; `smppd upstream status` says so
+	registerUpstreamOps(a.adm, a.upstream)
 }
 
 // close releases the stores; the message store last written, first closed.
@@ -415,7 +502,10 @@ func runServe(ctx context.Context, g *globalOptions, cfg config.Config) error {
 		}
 	}
 
-	a.gw.Start()
+	if err := a.start(); err != nil {
+		a.stop(context.Background())
+		return err
+	}
 	errc := make(chan error, 3)
 	if ls.plain != nil {
 		go func() { errc <- a.srv.Serve(ls.plain) }()
@@ -478,7 +568,7 @@ loop:
 		httpSrv.Shutdown(sctx)
 	}
 	cancelServe()
-	a.gw.Stop()
+	a.stop(sctx)
 	a.close()
 	a.store, a.tokens = nil, nil // closed; the deferred close has nothing left
 	log.Info("stopped")

@@ -73,6 +73,13 @@ type Config struct {
 	ShutdownTimeout  time.Duration `yaml:"shutdown-timeout"`
 	UnsafeNoSync     bool          `yaml:"unsafe-no-sync"`
 
+	// HTTP delivery reports (internal/callback.Sender).
+	CallbackTimeout  time.Duration `yaml:"callback-timeout"`
+	CallbackRetryFor time.Duration `yaml:"callback-retry-for"`
+	CallbackWorkers  int           `yaml:"callback-workers"`
+	CallbackPerHost  int           `yaml:"callback-per-host"`
+	CallbackMaxRate  int           `yaml:"callback-max-rate"`
+
 	// Live is the upstream part: upstreams, routes, inbound, map_ttl,
 	// mo_ttl. Its keys and rules belong to internal/upstream.
 	Live upstream.Config `yaml:",inline"`
@@ -104,6 +111,10 @@ func Default() Config {
 		MessageIDFormat:      "hex",
 		MessageRetention:     7 * 24 * time.Hour,
 		ShutdownTimeout:      10 * time.Second,
+		CallbackTimeout:      10 * time.Second,
+		CallbackRetryFor:     24 * time.Hour,
+		CallbackWorkers:      256,
+		CallbackPerHost:      32,
 	}
 	c.Live.SetDefaults()
 	return c
@@ -179,6 +190,7 @@ func (c *Config) Validate() error {
 		{"bind-timeout", c.BindTimeout}, {"response-timeout", c.ResponseTimeout},
 		{"receipt-ttl", c.ReceiptTTL}, {"default-validity", c.DefaultValidity},
 		{"message-retention", c.MessageRetention}, {"shutdown-timeout", c.ShutdownTimeout},
+		{"callback-timeout", c.CallbackTimeout}, {"callback-retry-for", c.CallbackRetryFor},
 	}
 	for _, p := range positive {
 		if p.d <= 0 {
@@ -207,11 +219,15 @@ func (c *Config) Validate() error {
 	}{
 		{"enquire-max-unanswered", c.EnquireMaxUnanswered, 1}, {"window", c.Window, 1},
 		{"max-pending", c.MaxPending, 1}, {"max-conns", c.MaxConns, 0}, {"max-conns-per-ip", c.MaxConnsPerIP, 0},
+		{"callback-workers", c.CallbackWorkers, 1}, {"callback-per-host", c.CallbackPerHost, 1}, {"callback-max-rate", c.CallbackMaxRate, 0},
 	}
 	for _, a := range atLeast {
 		if a.v < a.min {
 			return keyErr(a.key, "must be at least %d, got %d", a.min, a.v)
 		}
+	}
+	if c.CallbackPerHost > c.CallbackWorkers {
+		return keyErr("callback-per-host", "%d is more than callback-workers %d", c.CallbackPerHost, c.CallbackWorkers)
 	}
 	if c.MaxPDUSize < pdu.HeaderLen || c.MaxPDUSize > 1<<20 {
 		return keyErr("max-pdu-size", "must be between %d and %d octets, got %d", pdu.HeaderLen, 1<<20, c.MaxPDUSize)

@@ -223,3 +223,20 @@ func TestPackagedExample(t *testing.T) {
 		t.Errorf("example sets only %d keys", len(origins))
 	}
 }
+
+// TestDevListensOnLoopback: --dev keeps off the network unless a layer
+// sets listen.
+func TestDevListensOnLoopback(t *testing.T) {
+	c, origins, err := Load(LoadOptions{Flags: []Flag{{"dev", "true"}}})
+	if err != nil || c.Listen != DevListen || origins["listen"] == "" {
+		t.Errorf("dev: listen %q from %q, %v", c.Listen, origins["listen"], err)
+	}
+	c, _, err = Load(LoadOptions{Flags: []Flag{{"dev", "true"}, {"listen", "0.0.0.0:2775"}}})
+	if err != nil || c.Listen != "0.0.0.0:2775" {
+		t.Errorf("dev with --listen: %q, %v", c.Listen, err)
+	}
+	c, _, _ = Load(LoadOptions{})
+	if c.Listen != "0.0.0.0:2775" {
+		t.Errorf("default listen %q", c.Listen)
+	}
+}

@@ -11,6 +11,9 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
+// DevListen is where a --dev gateway listens when no layer sets listen.
+const DevListen = "127.0.0.1:2775"
+
 // Origins maps a key to where its value was set: "file /etc/smppd/smppd.yaml
 // line 4", "env SMPPD_WINDOW" or "flag --window". A key that is absent kept
 // its default.
@@ -66,6 +69,12 @@ func Load(o LoadOptions) (Config, Origins, error) {
 			return c, origins, withOrigin(err, "flag --"+f.Name)
 		}
 		origins[f.Name] = "flag --" + f.Name
+	}
+	// A --dev gateway prints a working password: unless told otherwise it
+	// listens on loopback only (vault -dev does the same).
+	if c.Dev && origins["listen"] == "" {
+		c.Listen = DevListen
+		origins["listen"] = "dev (loopback unless listen is set)"
 	}
 	c.Live.SetDefaults()
 	if o.SkipValidate {
