@@ -484,7 +484,7 @@ func (s *Session) readLoop() {
 	br := bufio.NewReaderSize(s.conn, readBufferSize)
 	r := pdu.NewReader(br, s.srv.MaxPDULen)
 	hook := s.srv.PDUHook
-	for {
+	for frames := uint(1); ; frames++ {
 		h, body, err := r.ReadFrame()
 		if err != nil {
 			if s.readFailed(h, err) {
@@ -492,7 +492,12 @@ func (s *Session) readLoop() {
 			}
 			return
 		}
-		s.lastRead.Store(s.now())
+		// The clock is read once per burst of pipelined PDUs (and every
+		// 64th PDU of an endless one), not per PDU: a burst is read in
+		// microseconds, and the timeouts it feeds are seconds.
+		if br.Buffered() == 0 || frames%64 == 0 {
+			s.lastRead.Store(s.now())
+		}
 		if hook != nil {
 			hook(s, true, h)
 		}
