@@ -33,6 +33,8 @@ type Metrics struct {
 	receiptsExpire prometheus.Counter
 
 	in, out sync.Map // pduKey → prometheus.Counter
+	cb      *callbackMetrics
+
 	// submitted and sent cache per-status counters (pdu.Status → prometheus.Counter).
 	submitted, sent sync.Map
 }
@@ -113,6 +115,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	reg.MustRegister(m.sessions, m.sessionsClosed, m.binds, m.pdusIn, m.pdusOut, m.submits,
 		m.segments, m.submitDuration, m.commitBatch, m.commitDuration, m.receiptsQueued,
 		m.receiptsSent, m.receiptsExpire)
+	m.cb = newCallbackMetrics(reg)
 	for _, bt := range []smppd.BindType{smppd.BindTransmitter, smppd.BindReceiver, smppd.BindTransceiver} {
 		m.sessions.WithLabelValues(bt.String())
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/smppd/smppd/internal/callback"
 	"github.com/smppd/smppd/internal/msgstore"
 	"github.com/smppd/smppd/pdu"
 )
@@ -29,6 +30,11 @@ func TestLint(t *testing.T) {
 	m.ReceiptSent(0xdeadbeef)
 	m.ReceiptsExpired(2)
 	m.Commit(10, time.Millisecond)
+	m.CallbackAttempt(callback.ResultServerError, time.Millisecond)
+	m.CallbackRetry(callback.ResultServerError)
+	m.CallbackDeferred()
+	m.CallbackGiveUp(callback.GiveUpExpired)
+	m.CallbackDelivered(time.Second)
 
 	problems, err := testutil.GatherAndLint(reg)
 	if err != nil {
