@@ -122,8 +122,9 @@ type Server struct {
 	// BindFailed after the last bind_resp. Default 3.
 	MaxBindAttempts int
 	// MaxUnboundRequests requests other than bind and enquire_link before a
-	// bind are answered (ESME_RINVBNDSTS); one more closes the session as
-	// ProtocolError. Default 16.
+	// bind are answered (ESME_RINVBNDSTS, or generic_nack ESME_RINVCMDID for
+	// unknown commands); the next one is answered too and then the session
+	// is closed as ProtocolError. Default 16.
 	MaxUnboundRequests int
 
 	// Logger receives one line per bind (result, system_id, bind type,
