@@ -47,14 +47,27 @@ func (g *Gateway) ServeSMPP(ctx context.Context, w smppd.ResponseWriter, r *smpp
 }
 
 func (g *Gateway) submitSM(w smppd.ResponseWriter, ts *tokenState, p *pdu.SubmitSM) {
-	start := time.Now()
-	now := g.now()
-	tok := ts.token()
-	sub, st := g.check(now, p.Source, p.Dest, common{
+	g.submitOne(w, ts, p, p.Source, p.Dest, p.ServiceType, p.ProtocolID, common{
 		esmClass: p.ESMClass, registeredDelivery: p.RegisteredDelivery, priority: p.PriorityFlag,
 		replaceIfPresent: p.ReplaceIfPresent, defaultMsgID: p.SMDefaultMsgID, dataCoding: p.DataCoding,
 		schedule: p.ScheduleDeliveryTime, validity: p.ValidityPeriod, shortMessage: p.ShortMessage, tlvs: p.TLVs,
-	})
+	}, func(id string) pdu.PDU { return &pdu.SubmitSMResp{MessageID: id} })
+}
+
+func (g *Gateway) dataSM(w smppd.ResponseWriter, ts *tokenState, p *pdu.DataSM) {
+	g.submitOne(w, ts, p, p.Source, p.Dest, p.ServiceType, 0, common{
+		esmClass: p.ESMClass, registeredDelivery: p.RegisteredDelivery, dataCoding: p.DataCoding, tlvs: p.TLVs,
+	}, func(id string) pdu.PDU { return &pdu.DataSMResp{MessageID: id} })
+}
+
+// submitOne validates, throttles and stores one message (submit_sm or
+// data_sm) and answers with resp(id) once it is committed.
+func (g *Gateway) submitOne(w smppd.ResponseWriter, ts *tokenState, orig pdu.PDU, src, dst pdu.Address,
+	serviceType string, protocolID uint8, c common, resp func(id string) pdu.PDU) {
+	start := time.Now()
+	now := g.now()
+	tok := ts.token()
+	sub, st := g.check(now, src, dst, c)
 	if st == pdu.StatusOK && !ts.limiter.allow(now) {
 		st = pdu.StatusThrottled
 	}
@@ -63,8 +76,8 @@ func (g *Gateway) submitSM(w smppd.ResponseWriter, ts *tokenState, p *pdu.Submit
 		w.Respond(st, nil)
 		return
 	}
-	sub.serviceType, sub.protocolID = p.ServiceType, p.ProtocolID
-	m := g.newMessage(tok, &sub, now, p)
+	sub.serviceType, sub.protocolID = serviceType, protocolID
+	m := g.newMessage(tok, &sub, now, orig)
 	g.commit(tok, []*msgstore.Message{m}, func(err error) {
 		st := storeStatus(err)
 		g.obs.Submit(st, time.Since(start), segments(&sub))
@@ -73,35 +86,7 @@ func (g *Gateway) submitSM(w smppd.ResponseWriter, ts *tokenState, p *pdu.Submit
 			w.Respond(st, nil)
 			return
 		}
-		w.Respond(pdu.StatusOK, &pdu.SubmitSMResp{MessageID: g.cfg.IDFormat.Format(m.ID)})
-	})
-}
-
-func (g *Gateway) dataSM(w smppd.ResponseWriter, ts *tokenState, p *pdu.DataSM) {
-	start := time.Now()
-	now := g.now()
-	tok := ts.token()
-	sub, st := g.check(now, p.Source, p.Dest, common{
-		esmClass: p.ESMClass, registeredDelivery: p.RegisteredDelivery, dataCoding: p.DataCoding, tlvs: p.TLVs,
-	})
-	if st == pdu.StatusOK && !ts.limiter.allow(now) {
-		st = pdu.StatusThrottled
-	}
-	if st != pdu.StatusOK {
-		g.obs.Submit(st, time.Since(start), 0)
-		w.Respond(st, nil)
-		return
-	}
-	sub.serviceType = p.ServiceType
-	m := g.newMessage(tok, &sub, now, p)
-	g.commit(tok, []*msgstore.Message{m}, func(err error) {
-		st := storeStatus(err)
-		g.obs.Submit(st, time.Since(start), segments(&sub))
-		if st != pdu.StatusOK {
-			w.Respond(st, nil)
-			return
-		}
-		w.Respond(pdu.StatusOK, &pdu.DataSMResp{MessageID: g.cfg.IDFormat.Format(m.ID)})
+		w.Respond(pdu.StatusOK, resp(g.cfg.IDFormat.Format(m.ID)))
 	})
 }
 
