@@ -442,3 +442,70 @@ func TestFailedBindDelay(t *testing.T) {
 		t.Errorf("failed bind answered after %v, before the %v delay", d, delay)
 	}
 }
+
+// TestDataSMAndSubmitMulti: data_sm is accepted like submit_sm; submit_multi
+// stores one message per valid destination, lists the invalid ones in
+// unsuccess_sme, and every stored destination gets its own receipt.
+func TestDataSMAndSubmitMulti(t *testing.T) {
+	e := newEnv(t, gateway.Config{})
+	tok, pw := e.token("multi", true, nil)
+	c := dialRaw(t, e.addr)
+	if st := c.bind(pdu.CmdBindTransceiver, tok.SystemID, pw); st != pdu.StatusOK {
+		t.Fatalf("bind: %v", st)
+	}
+
+	d := &pdu.DataSM{
+		Source:             pdu.Address{TON: pdu.TONInternational, NPI: pdu.NPIISDN, Addr: "15550001"},
+		Dest:               pdu.Address{TON: pdu.TONInternational, NPI: pdu.NPIISDN, Addr: "447700900010"},
+		RegisteredDelivery: 0,
+	}
+	d.TLVs.SetMessagePayload([]byte("data_sm payload"))
+	h, resp := c.call(d)
+	if h.Status != pdu.StatusOK || resp.(*pdu.DataSMResp).MessageID == "" {
+		t.Fatalf("data_sm: %v %#v", h.Status, resp)
+	}
+
+	m := &pdu.SubmitMulti{
+		Source: pdu.Address{TON: pdu.TONInternational, NPI: pdu.NPIISDN, Addr: "15550001"},
+		Dests: []pdu.DestAddr{
+			{Addr: pdu.Address{TON: pdu.TONInternational, NPI: pdu.NPIISDN, Addr: "447700900011"}},
+			{Addr: pdu.Address{TON: pdu.TONInternational, NPI: pdu.NPIISDN, Addr: "44abc"}},
+			{Addr: pdu.Address{TON: pdu.TONInternational, NPI: pdu.NPIISDN, Addr: "447700900012"}},
+		},
+		RegisteredDelivery: 1,
+		ShortMessage:       []byte("to several"),
+	}
+	seq := c.send(m)
+	receipts := map[string]string{} // receipted id → receipt source (the original destination)
+	var first string
+	for first == "" || len(receipts) < 2 {
+		h, p := c.next()
+		switch h.ID {
+		case pdu.CmdSubmitMultiResp:
+			r := p.(*pdu.SubmitMultiResp)
+			if h.Seq != seq || h.Status != pdu.StatusOK {
+				t.Fatalf("submit_multi_resp %v", h.Status)
+			}
+			if len(r.Unsuccess) != 1 || r.Unsuccess[0].Addr.Addr != "44abc" || r.Unsuccess[0].Status != pdu.StatusInvDstAdr {
+				t.Errorf("unsuccess_sme = %+v, want 44abc with ESME_RINVDSTADR", r.Unsuccess)
+			}
+			first = r.MessageID
+		case pdu.CmdDeliverSM:
+			dsm, rc := receipt(t, p)
+			receipts[rc.ID] = dsm.Source.Addr
+			c.ack(h)
+		default:
+			t.Fatalf("unexpected %v", h.ID)
+		}
+	}
+	if receipts[first] != "447700900011" {
+		t.Errorf("the response's id %q is not the first destination's receipt (%v)", first, receipts)
+	}
+	dests := map[string]bool{}
+	for _, src := range receipts {
+		dests[src] = true
+	}
+	if !dests["447700900011"] || !dests["447700900012"] {
+		t.Errorf("receipts for %v, want both valid destinations", dests)
+	}
+}
