@@ -14,7 +14,10 @@ import (
 // token "acme" routes everything there.
 func chain(t *testing.T, bind string) (front, up *node, cl *client) {
 	t.Helper()
-	up = newNode(t, gateway.Config{IDFormat: gateway.IDDecimal, ReceiptRetry: 50 * time.Millisecond}, nil)
+	// TestReceiptDelay > 0 puts every outcome through the upstream's due
+	// index, so a kill between its submit commit and its outcome is
+	// reported right after the restart (not after its 30 s recovery delay).
+	up = newNode(t, gateway.Config{IDFormat: gateway.IDDecimal, ReceiptRetry: 50 * time.Millisecond, TestReceiptDelay: time.Millisecond}, nil)
 	upTok, upPass := up.token("front-gateway", true)
 	cfg := &upstream.Config{
 		Upstreams: []upstream.Upstream{{

@@ -45,6 +45,9 @@ func newSMSC(t *testing.T) *smsc {
 		}),
 		Handler: smppd.HandlerFunc(s.serve),
 		Logger:  quietLogger(),
+		// Receipts this SMSC cannot send (window full) are lost, not
+		// retried: a window no test fills.
+		WindowSize: 10000,
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -363,5 +366,52 @@ func TestDuplicateWindow(t *testing.T) {
 	}
 	if st := front.conn.Status().Upstreams[0]; st.Failed != 1 || st.Accepted != 1 {
 		t.Errorf("status %+v, want 1 failed (no answer) and 1 accepted", st)
+	}
+}
+
+// TestFailoverMidTraffic: the first upstream of the route dies while
+// messages flow; the rest go to the second, and every message gets exactly
+// one receipt.
+func TestFailoverMidTraffic(t *testing.T) {
+	primary, backup := newSMSC(t), newSMSC(t)
+	front := newNode(t, gateway.Config{}, &upstream.Config{
+		Upstreams: []upstream.Upstream{fastUpstream("primary", primary.addr), fastUpstream("backup", backup.addr)},
+		Routes:    []upstream.Route{{Prefix: "44", Upstreams: []string{"primary", "backup"}}},
+	})
+	tok, pass := front.token("acme", false)
+	cl := dial(t, front.addr, pdu.CmdBindTransceiver, tok.SystemID, pass)
+	waitFor(t, "both upstreams bound", func() bool {
+		st := front.conn.Status()
+		return st.Upstreams[0].State == upstream.StateBound && st.Upstreams[1].State == upstream.StateBound
+	})
+	ids := map[string]bool{}
+	submit := func(n int) {
+		for i := 0; i < n; i++ {
+			st, id := cl.submit("447700900001", fmt.Sprintf("mid %d", len(ids)))
+			if st != pdu.StatusOK {
+				t.Fatalf("submit: %v", st)
+			}
+			ids[id] = true
+		}
+	}
+	submit(20)
+	waitFor(t, "the primary to take the first messages and report them", func() bool {
+		st := front.conn.Status().Upstreams[0]
+		return st.Accepted == 20 && st.Receipts == 20
+	})
+	primary.srv.Close()
+	submit(20)
+	got := cl.receipts(len(ids))
+	for id := range ids {
+		if len(got[id]) != 1 || got[id][0].Stat != pdu.StateDelivered {
+			t.Errorf("message %s: %+v", id, got[id])
+		}
+	}
+	cl.noMore(100 * time.Millisecond)
+	backup.mu.Lock()
+	n := len(backup.submits)
+	backup.mu.Unlock()
+	if n != 20 {
+		t.Errorf("backup accepted %d, want the 20 sent after the primary died", n)
 	}
 }
