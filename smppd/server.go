@@ -79,6 +79,13 @@ type Server struct {
 	// BindTimeout closes a session that has not bound successfully within
 	// it of being accepted (TLS handshake included). Default 30s.
 	BindTimeout time.Duration
+	// ReadTimeout closes a session as IncompletePDU when a PDU whose first
+	// bytes have arrived is not complete within it, bound or not: a client
+	// that trickles a partial PDU (slowloris) holds its session at most this
+	// long. The clock starts when the session first waits for the rest of
+	// the PDU; between PDUs only IdleTimeout and the keepalive apply.
+	// Default 30s; negative disables.
+	ReadTimeout time.Duration
 	// EnquireLinkInterval is how long a bound link may be silent before
 	// the server sends enquire_link. Any PDU from the client resets it.
 	// Default 30s; negative disables server enquire_links.

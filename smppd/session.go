@@ -47,6 +47,7 @@ type Session struct {
 	id      uint64
 	conn    net.Conn // what PDUs are read from and written to (*tls.Conn for TLS)
 	rawConn net.Conn // the accepted connection, closed to end the session
+	pc      *pduConn // rawConn with Server.ReadTimeout; read by conn
 	ip      string
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -112,8 +113,8 @@ func newSession(srv *Server, base context.Context, c net.Conn, ip string, tlsCon
 	s := &Session{
 		srv:        srv,
 		id:         srv.nextID.Add(1),
-		conn:       c,
 		rawConn:    c,
+		pc:         &pduConn{Conn: c, timeout: durationOr(srv.ReadTimeout, DefaultReadTimeout)},
 		ip:         ip,
 		epoch:      time.Now(),
 		window:     make(map[uint32]outstanding),
@@ -123,8 +124,9 @@ func newSession(srv *Server, base context.Context, c net.Conn, ip string, tlsCon
 		done:       make(chan struct{}),
 		writerDone: make(chan struct{}),
 	}
+	s.conn = s.pc
 	if tlsConfig != nil {
-		s.conn = tls.Server(c, tlsConfig)
+		s.conn = tls.Server(s.pc, tlsConfig)
 	}
 	s.ctx, s.cancel = context.WithCancel(base)
 	s.bindTimeout = int64(durationOr(srv.BindTimeout, DefaultBindTimeout))
@@ -435,6 +437,7 @@ func (s *Session) serve() {
 			}
 			s.closeNow(TLSHandshakeError)
 		}
+		s.pc.frameDone(false) // handshake bytes are not a PDU
 	}
 	if !s.isClosed() {
 		s.readLoop()
@@ -498,6 +501,7 @@ func (s *Session) readLoop() {
 		if br.Buffered() == 0 || frames%64 == 0 {
 			s.lastRead.Store(s.now())
 		}
+		s.pc.frameDone(br.Buffered() > 0)
 		if hook != nil {
 			hook(s, true, h)
 		}
@@ -524,6 +528,10 @@ func (s *Session) readFailed(h pdu.Header, err error) bool {
 		return false
 	}
 	switch {
+	case s.pc.expired:
+		s.log().Info("incomplete PDU; closing", "session", s.id, "remote", s.RemoteAddr().String(),
+			"read_timeout", s.pc.timeout)
+		s.closeNow(IncompletePDU)
 	case errors.Is(err, pdu.ErrCmdLenTooShort), errors.Is(err, pdu.ErrCmdLenTooLong):
 		status, _, _ := pdu.ErrorStatus(err)
 		s.log().Info("protocol error; closing", "session", s.id, "remote", s.RemoteAddr().String(), "err", err)

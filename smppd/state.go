@@ -111,6 +111,7 @@ const (
 	TLSHandshakeError                    // the TLS handshake failed or timed out
 	InternalError                        // the Authenticator or Handler panicked
 	ConnLimit                            // refused at accept: Server.MaxConns or Server.MaxConnsPerIP (RefuseHook only)
+	IncompletePDU                        // a started PDU did not arrive in full within Server.ReadTimeout
 )
 
 var reasonNames = [...]string{
@@ -130,6 +131,7 @@ var reasonNames = [...]string{
 	TLSHandshakeError: "tls_handshake_error",
 	InternalError:     "internal_error",
 	ConnLimit:         "conn_limit",
+	IncompletePDU:     "incomplete_pdu",
 }
 
 // String returns the reason's snake_case label ("client_closed", ...).
