@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -322,5 +323,57 @@ func TestServeWiresUpstream(t *testing.T) {
 	conn.Close()
 	if err := a.stop(t); err != nil {
 		t.Errorf("daemon A exit: %v", err)
+	}
+}
+
+// TestServeSendsCallbacks: a token with a callback URL gets its delivery
+// report POSTed by the real daemon, with the message id submit_sm_resp
+// returned.
+func TestServeSendsCallbacks(t *testing.T) {
+	got := make(chan map[string]any, 4)
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ev map[string]any
+		json.NewDecoder(r.Body).Decode(&ev)
+		if r.Header.Get("Smppd-Signature") == "" {
+			ev["unsigned"] = true
+		}
+		got <- ev
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer recv.Close()
+
+	dir := t.TempDir()
+	d := startDaemon(t, dir)
+	sys, pass := createToken(t, dir, "--name", "hooked", "--test", "--callback-url", recv.URL+"/dlr")
+	conn := dialDaemon(t, d.addr)
+	r := pdu.NewReader(conn, 0)
+	e := &pipelinedESME{conn: conn}
+	e.bind(t, r, sys, pass)
+	s := &pdu.SubmitSM{
+		Source:       pdu.Address{TON: pdu.TONInternational, NPI: pdu.NPIISDN, Addr: "15550001"},
+		Dest:         pdu.Address{TON: pdu.TONInternational, NPI: pdu.NPIISDN, Addr: "15559001"}, // UNDELIV
+		ShortMessage: []byte("report me"),
+	}
+	if err := e.write(2, pdu.StatusOK, s); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	h, body, err := r.ReadFrame()
+	if err != nil || h.Status != pdu.StatusOK {
+		t.Fatalf("submit: %v %v", h.Status, err)
+	}
+	p, _ := pdu.Decode(h, body)
+	msgID := p.(*pdu.SubmitSMResp).MessageID
+	select {
+	case ev := <-got:
+		if ev["message_id"] != msgID || ev["status"] != "UNDELIV" || ev["token_name"] != "hooked" || ev["unsigned"] != nil {
+			t.Errorf("callback %v, want message %s UNDELIV, signed", ev, msgID)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no callback within 20s")
+	}
+	conn.Close()
+	if err := d.stop(t); err != nil {
+		t.Errorf("daemon exit: %v", err)
 	}
 }

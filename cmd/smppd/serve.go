@@ -310,9 +310,10 @@ func (a *app) buildCallbacks() {
 		PerHost:         c.CallbackPerHost,
 		MaxRate:         float64(c.CallbackMaxRate),
 		FormatMessageID: a.idFormat.Format, // the spelling submit_sm_resp used
+		Observer:        a.metrics,
 		Logger:          a.log.With("component", "callback"),
 	}
-	a.callbacks.Observer = newCallbackMetrics(a.reg, func() int { return a.callbacks.Stats().InFlight })
+	registerCallbackGauges(a.reg, func() int { return a.callbacks.Stats().InFlight })
 	a.gw.OnCallback = a.callbacks.Notify
 }
 

@@ -6,15 +6,15 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/smppd/smppd/internal/callback"
 	"github.com/smppd/smppd/internal/upstream"
 )
 
-// The metrics of the upstream connector and the callback sender. They live
-// here, beside their wiring, until internal/metrics takes them; names and
-// labels are the ones contrib/ (alerts, dashboard) and
-// /work/notes/requests.md agreed. Every label is bounded: upstream names
-// come from the config, results and reasons are fixed sets.
+// The metrics of the upstream connector (and the callback sender's
+// in-flight gauge). They live here, beside their wiring, until
+// internal/metrics takes them; names and labels are the ones contrib/
+// (alerts, dashboard) and /work/notes/requests.md agreed. Every label is
+// bounded: upstream names come from the config, roles and states are fixed
+// sets.
 
 // upstreamMetrics implements upstream.Observer.
 type upstreamMetrics struct {
@@ -113,75 +113,11 @@ func boolLabel(b bool) string {
 	return "false"
 }
 
-// callbackMetrics implements callback.Observer.
-type callbackMetrics struct {
-	attempts   *prometheus.CounterVec
-	attemptDur prometheus.Histogram
-	retries    *prometheus.CounterVec
-	deferred   prometheus.Counter
-	giveUps    *prometheus.CounterVec
-	latency    prometheus.Histogram
-}
-
-var _ callback.Observer = (*callbackMetrics)(nil)
-
-func newCallbackMetrics(reg prometheus.Registerer, inFlight func() int) *callbackMetrics {
-	m := &callbackMetrics{
-		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "smppd", Name: "callback_attempts_total",
-			Help: "HTTP callback attempts by result (success, client_error, throttled, server_error, timeout, network_error).",
-		}, []string{"result"}),
-		attemptDur: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Namespace: "smppd", Name: "callback_attempt_duration_seconds",
-			Help:    "Time of one HTTP callback attempt, up to the response headers.",
-			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
-		}),
-		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "smppd", Name: "callback_retries_total",
-			Help: "HTTP callbacks rescheduled, by the result of the attempt before.",
-		}, []string{"result"}),
-		deferred: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: "smppd", Name: "callback_deferred_total",
-			Help: "HTTP callbacks pushed back without an attempt because their receiver host was saturated.",
-		}),
-		giveUps: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "smppd", Name: "callback_giveups_total",
-			Help: "HTTP callbacks given up, by reason (expired, client_error, token_not_found, no_url).",
-		}, []string{"reason"}),
-		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Namespace: "smppd", Name: "callback_delivery_latency_seconds",
-			Help:    "Time from queueing a callback to its 2xx answer, retries included.",
-			Buckets: prometheus.ExponentialBuckets(0.01, 4, 12),
-		}),
-	}
-	reg.MustRegister(m.attempts, m.attemptDur, m.retries, m.deferred, m.giveUps, m.latency,
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Namespace: "smppd", Name: "callbacks_in_flight",
-			Help: "HTTP callbacks being attempted or having their outcome written.",
-		}, func() float64 { return float64(inFlight()) }))
-	return m
-}
-
-// CallbackAttempt implements callback.Observer.
-func (m *callbackMetrics) CallbackAttempt(r callback.Result, d time.Duration) {
-	m.attempts.WithLabelValues(r.String()).Inc()
-	m.attemptDur.Observe(d.Seconds())
-}
-
-// CallbackRetry implements callback.Observer.
-func (m *callbackMetrics) CallbackRetry(r callback.Result) {
-	m.retries.WithLabelValues(r.String()).Inc()
-}
-
-// CallbackDeferred implements callback.Observer.
-func (m *callbackMetrics) CallbackDeferred() { m.deferred.Inc() }
-
-// CallbackGiveUp implements callback.Observer.
-func (m *callbackMetrics) CallbackGiveUp(reason callback.GiveUpReason) {
-	m.giveUps.WithLabelValues(reason.String()).Inc()
-}
-
-// CallbackDelivered implements callback.Observer.
-func (m *callbackMetrics) CallbackDelivered(sinceQueued time.Duration) {
-	m.latency.Observe(sinceQueued.Seconds())
+// registerCallbackGauges exports the sender's in-flight count, read at
+// scrape time (its events are counted by internal/metrics).
+func registerCallbackGauges(reg prometheus.Registerer, inFlight func() int) {
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "smppd", Name: "callbacks_in_flight",
+		Help: "HTTP callbacks being attempted or having their outcome written.",
+	}, func() float64 { return float64(inFlight()) }))
 }

@@ -8,17 +8,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/smppd/smppd/internal/callback"
 	"github.com/smppd/smppd/internal/upstream"
 )
 
-// TestServeMetricsLint lints the upstream and callback metrics like
+// TestServeMetricsLint lints the upstream metrics and the callback gauge like
 // internal/metrics' TestLint, and checks smppd_upstream_up follows the
 // links: up while a session that can submit is bound, down otherwise.
 func TestServeMetricsLint(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	um := newUpstreamMetrics(reg, upstream.Config{Upstreams: []upstream.Upstream{{Name: "a"}, {Name: "b"}}})
-	cm := newCallbackMetrics(reg, func() int { return 2 })
+	registerCallbackGauges(reg, func() int { return 2 })
 
 	um.LinkState("a", "tx", upstream.StateConnecting)
 	um.LinkState("a", "tx", upstream.StateBound)
@@ -27,11 +26,6 @@ func TestServeMetricsLint(t *testing.T) {
 	um.Submitted("a", "ESME_ROK", 20*time.Millisecond)
 	um.Receipt("a", true)
 	um.MO("a", false)
-	cm.CallbackAttempt(callback.ResultSuccess, 30*time.Millisecond)
-	cm.CallbackRetry(callback.ResultServerError)
-	cm.CallbackDeferred()
-	cm.CallbackGiveUp(callback.GiveUpExpired)
-	cm.CallbackDelivered(time.Second)
 
 	problems, err := testutil.GatherAndLint(reg)
 	if err != nil {
