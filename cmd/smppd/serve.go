@@ -101,7 +101,7 @@ certificate.`,
 	f := cmd.Flags()
 	c := &o.flags
 	f.BoolVar(&o.printConfig, "print-config", false, "print the effective configuration as YAML (secrets masked) and exit")
-	f.StringVar(&c.Listen, "listen", c.Listen, "SMPP listen address (empty disables plain SMPP)")
+	f.StringVar(&c.Listen, "listen", c.Listen, "SMPP listen address (empty disables plain SMPP; with --dev and no listen set: 127.0.0.1:2775)")
 	f.StringVar(&c.HTTPListen, "http-listen", c.HTTPListen, "metrics and health listen address (empty disables)")
 	f.StringVar(&c.TLSListen, "tls-listen", c.TLSListen, "SMPP over TLS listen address (IANA port 3550); needs --tls-cert and --tls-key")
 	f.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "TLS certificate file (PEM); reloaded on SIGHUP")
