@@ -211,19 +211,20 @@ func writeStatus(w io.Writer, st statusInfo, now time.Time) error {
 			return err
 		}
 	}
-	if st.Upstreams != nil {
-		fmt.Fprintln(w, "\nupstreams:")
-		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tADDRESS\tSTATE\tWINDOW\tQUEUED\tLAST ERROR")
-		for _, u := range st.Upstreams.Upstreams {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%d\t%s\n", u.Name, u.Address, u.State, u.WindowInUse, u.Window, u.Queued, tokenOr(u.LastError, "-"))
-		}
-		if len(st.Upstreams.Upstreams) == 0 {
-			fmt.Fprintln(tw, "(none configured)")
-		}
-		return tw.Flush()
+	if st.Upstreams == nil {
+		return nil
 	}
-	return nil
+	if len(st.Upstreams.Upstreams) == 0 {
+		fmt.Fprintln(w, "\nupstreams: none configured")
+		return nil
+	}
+	fmt.Fprintf(w, "\nupstreams (outbox %d, in flight %d, retrying %d):\n", st.Upstreams.Outbox, st.Upstreams.InFlight, st.Upstreams.Retrying)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tADDRESS\tSTATE\tWINDOW\tQUEUED\tACCEPTED\tLAST ERROR")
+	for _, u := range st.Upstreams.Upstreams {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%d\t%d\t%s\n", u.Name, u.Address, u.State, u.WindowInUse, u.Window, u.Queued, u.Accepted, tokenOr(u.LastError, "-"))
+	}
+	return tw.Flush()
 }
 
 // humanBytes spells a size in the largest binary unit that keeps it >= 1.
