@@ -109,6 +109,15 @@ type Server struct {
 	// WindowSize is how many Session.Send requests may wait for a response
 	// per session; one more gets ErrWindowFull. Default 10.
 	WindowSize int
+	// MaxResponseTimeouts closes a bound session as SlowConsumer when this
+	// many Session.Send requests in a row got no response within
+	// ResponseTimeout: a receiver that reads deliver_sm (and may even answer
+	// enquire_link) but never acknowledges them would otherwise hold a full
+	// window forever, each request timing out and being sent again. Its
+	// done functions get ErrTimeout first, so the application requeues.
+	// Default WindowSize (a whole window went unanswered); negative
+	// disables.
+	MaxResponseTimeouts int
 	// MaxPending is how many requests per session may be handed to the
 	// Handler without a response yet; further requests are answered with
 	// ESME_RTHROTTLED without calling the Handler. Default 256.

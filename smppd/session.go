@@ -60,6 +60,7 @@ type Session struct {
 	maxUnanswered, windowSize, maxPending     int
 	writeQueueLen                             int
 	maxBindAttempts, maxUnbound               int
+	maxTimeouts                               int // <= 0: never close for timeouts
 
 	state    atomic.Uint32 // ConnState; changed under mu (by CAS), or to Closed by closeNow
 	lastRead atomic.Int64  // time of the last complete PDU read, ns since epoch
@@ -81,6 +82,7 @@ type Session struct {
 	window       map[uint32]outstanding
 	failedBinds  int
 	unboundReqs  int
+	timeouts     int   // Send requests timed out since the last response to one
 	lastPing     int64 // when the last enquire_link was sent, ns since epoch
 	unanswered   int   // enquire_links sent since the last PDU read
 	unbindSeq    uint32
@@ -141,6 +143,10 @@ func newSession(srv *Server, base context.Context, c net.Conn, ip string, tlsCon
 	s.writeQueueLen = intOr(srv.WriteQueueLen, DefaultWriteQueueLen)
 	s.maxBindAttempts = intOr(srv.MaxBindAttempts, DefaultMaxBindAttempts)
 	s.maxUnbound = intOr(srv.MaxUnboundRequests, DefaultMaxUnboundRequests)
+	s.maxTimeouts = srv.MaxResponseTimeouts
+	if s.maxTimeouts == 0 {
+		s.maxTimeouts = s.windowSize
+	}
 	s.seq = seqStart + rand.Uint32N(seqSpan)
 	return s
 }
@@ -636,6 +642,7 @@ func (s *Session) handleResponse(h pdu.Header, body []byte) {
 	o, ok := s.window[h.Seq]
 	if ok {
 		delete(s.window, h.Seq)
+		s.timeouts = 0
 	}
 	unbinding := s.State() == StateUnbinding
 	s.mu.Unlock()
@@ -1100,9 +1107,17 @@ func (s *Session) tick() time.Duration {
 			next = min(next, o.deadline)
 		}
 	}
+	s.timeouts += len(expired)
+	unanswered := s.maxTimeouts > 0 && s.timeouts >= s.maxTimeouts
 	s.mu.Unlock()
 	for i, o := range expired {
 		o.done(pdu.Header{ID: o.id, Seq: expiredSeq[i]}, nil, ErrTimeout)
+	}
+	if unanswered && st == StateBound {
+		s.log().Info("requests unanswered; closing", "session", s.id, "remote", s.RemoteAddr().String(),
+			"reason", SlowConsumer.String(), "timeouts", s.maxTimeouts)
+		s.closeNow(SlowConsumer)
+		return time.Duration(far)
 	}
 	if len(expired) > 0 && st == StateUnbinding {
 		signal(s.quiet)
