@@ -115,6 +115,10 @@ certificate.`,
 	f.IntVar(&c.EnquireMaxUnanswered, "enquire-max-unanswered", c.EnquireMaxUnanswered, "close the session after this many unanswered enquire_link")
 	f.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "close sessions that sent nothing for this long (0 disables)")
 	f.DurationVar(&c.ResponseTimeout, "response-timeout", c.ResponseTimeout, "how long a client has to answer a deliver_sm before it is sent again")
+	f.IntVar(&c.MaxResponseTimeouts, "max-response-timeouts", c.MaxResponseTimeouts, "close a receiver as a slow consumer after this many deliver_sm in a row went unanswered (0: one window's worth, -1 disables)")
+	f.DurationVar(&c.ReadTimeout, "read-timeout", c.ReadTimeout, "close a session whose started PDU does not complete within this time (slowloris; 0 disables)")
+	f.DurationVar(&c.WriteTimeout, "write-timeout", c.WriteTimeout, "close a session as a slow consumer when one write to it blocks this long")
+	f.DurationVar(&c.UnbindTimeout, "unbind-timeout", c.UnbindTimeout, "how long a server-sent unbind waits for unbind_resp")
 	f.IntVar(&c.Window, "window", c.Window, "outbound window: unacknowledged deliver_sm per session")
 	f.IntVar(&c.MaxPending, "max-pending", c.MaxPending, "inbound window: unanswered requests per session before ESME_RTHROTTLED")
 	f.IntVar(&c.MaxPDUSize, "max-pdu-size", c.MaxPDUSize, "largest command_length accepted, in octets")
@@ -355,6 +359,10 @@ func (a *app) buildServer() {
 		MaxUnansweredEnquires: c.EnquireMaxUnanswered,
 		IdleTimeout:           disabledIfZero(c.IdleTimeout),
 		ResponseTimeout:       c.ResponseTimeout,
+		MaxResponseTimeouts:   c.MaxResponseTimeouts,
+		ReadTimeout:           disabledIfZero(c.ReadTimeout),
+		WriteTimeout:          c.WriteTimeout,
+		UnbindTimeout:         c.UnbindTimeout,
 		WindowSize:            c.Window,
 		MaxPending:            c.MaxPending,
 		MaxPDULen:             c.MaxPDUSize,

@@ -58,6 +58,10 @@ type Config struct {
 	EnquireMaxUnanswered int           `yaml:"enquire-max-unanswered"`
 	IdleTimeout          time.Duration `yaml:"idle-timeout"`
 	ResponseTimeout      time.Duration `yaml:"response-timeout"`
+	MaxResponseTimeouts  int           `yaml:"max-response-timeouts"`
+	ReadTimeout          time.Duration `yaml:"read-timeout"`
+	WriteTimeout         time.Duration `yaml:"write-timeout"`
+	UnbindTimeout        time.Duration `yaml:"unbind-timeout"`
 	Window               int           `yaml:"window"`
 	MaxPending           int           `yaml:"max-pending"`
 	MaxPDUSize           int           `yaml:"max-pdu-size"`
@@ -100,6 +104,9 @@ func Default() Config {
 		EnquireMaxUnanswered: 3,
 		IdleTimeout:          5 * time.Minute,
 		ResponseTimeout:      30 * time.Second,
+		ReadTimeout:          30 * time.Second,
+		WriteTimeout:         30 * time.Second,
+		UnbindTimeout:        5 * time.Second,
 		Window:               10,
 		MaxPending:           256,
 		MaxPDUSize:           pdu.DefaultMaxLen,
@@ -188,6 +195,7 @@ func (c *Config) Validate() error {
 		d   time.Duration
 	}{
 		{"bind-timeout", c.BindTimeout}, {"response-timeout", c.ResponseTimeout},
+		{"write-timeout", c.WriteTimeout}, {"unbind-timeout", c.UnbindTimeout},
 		{"receipt-ttl", c.ReceiptTTL}, {"default-validity", c.DefaultValidity},
 		{"message-retention", c.MessageRetention}, {"shutdown-timeout", c.ShutdownTimeout},
 		{"callback-timeout", c.CallbackTimeout}, {"callback-retry-for", c.CallbackRetryFor},
@@ -201,7 +209,7 @@ func (c *Config) Validate() error {
 		key string
 		d   time.Duration
 	}{
-		{"enquire-interval", c.EnquireInterval}, {"idle-timeout", c.IdleTimeout},
+		{"enquire-interval", c.EnquireInterval}, {"idle-timeout", c.IdleTimeout}, {"read-timeout", c.ReadTimeout},
 		{"failed-bind-delay", c.FailedBindDelay}, {"test-receipt-delay", c.TestReceiptDelay},
 	}
 	for _, p := range nonNegative {
@@ -219,6 +227,7 @@ func (c *Config) Validate() error {
 	}{
 		{"enquire-max-unanswered", c.EnquireMaxUnanswered, 1}, {"window", c.Window, 1},
 		{"max-pending", c.MaxPending, 1}, {"max-conns", c.MaxConns, 0}, {"max-conns-per-ip", c.MaxConnsPerIP, 0},
+		{"max-response-timeouts", c.MaxResponseTimeouts, -1},
 		{"callback-workers", c.CallbackWorkers, 1}, {"callback-per-host", c.CallbackPerHost, 1}, {"callback-max-rate", c.CallbackMaxRate, 0},
 	}
 	for _, a := range atLeast {
