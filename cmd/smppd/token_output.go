@@ -91,7 +91,8 @@ func tokenOr(s, empty string) string {
 }
 
 // writeTokenText prints a token as aligned "field  value" lines.
-func writeTokenText(w io.Writer, t tokenstore.Token) error {
+// writeTokenText prints t as aligned "key value" rows, extra rows last.
+func writeTokenText(w io.Writer, t tokenstore.Token, extra ...[2]string) error {
 	ips := "any"
 	if len(t.Limits.AllowIPs) > 0 {
 		s := make([]string, len(t.Limits.AllowIPs))
@@ -120,6 +121,7 @@ func writeTokenText(w io.Writer, t tokenstore.Token) error {
 	if !t.Active() {
 		rows = append(rows, [2]string{"revoked", tokenTimeText(t.RevokedAt, "-")})
 	}
+	rows = append(rows, extra...)
 	for _, r := range rows {
 		fmt.Fprintf(tw, "%s\t%s\n", r[0], r[1])
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -51,8 +52,21 @@ func runTokenShow(ctx context.Context, o *tokenShowOptions) error {
 	if err != nil {
 		return err
 	}
-	if o.Output == "json" {
-		return writeTokenJSON(o.g.Stdout, tokenViewOf(t))
+	// Given-up HTTP callbacks live in the message store; a token show must
+	// not fail because of it, so an error there is reported, not returned.
+	cf, cfErr := lookupCallbackFailures(ctx, o.g, t.ID)
+	if cfErr != nil {
+		fmt.Fprintf(o.g.Stderr, "smppd: callback failures unavailable: %v\n", cfErr)
 	}
-	return writeTokenText(o.g.Stdout, t)
+	if o.Output == "json" {
+		return writeTokenJSON(o.g.Stdout, struct {
+			tokenView
+			CallbackFailures callbackFailures `json:"callback_failures"`
+		}{tokenViewOf(t), cf})
+	}
+	var extra [][2]string
+	if t.CallbackURL != "" || cf.Count > 0 {
+		extra = append(extra, [2]string{"callbacks_failed", callbackFailuresText(cf)})
+	}
+	return writeTokenText(o.g.Stdout, t, extra...)
 }

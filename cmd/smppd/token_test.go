@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -271,7 +272,7 @@ func TestTokenCommandsInProcess(t *testing.T) {
 	}
 
 	out, _, err = runTokenCLI(t, dir, "token", "show", "shop")
-	if err != nil || !strings.Contains(out, "max_tps       7") || !strings.Contains(out, "mode          test") {
+	if err != nil || !regexp.MustCompile(`(?m)^max_tps +7$`).MatchString(out) || !regexp.MustCompile(`(?m)^mode +test$`).MatchString(out) {
 		t.Errorf("show after update = %v:\n%s", err, out)
 	}
 
