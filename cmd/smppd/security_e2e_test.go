@@ -1,0 +1,509 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/binary"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fiorix/go-smpp/smpp"
+	"github.com/fiorix/go-smpp/smpp/pdu/pdutext"
+
+	"github.com/smppd/smppd/pdu"
+)
+
+// secDaemon is a running `smppd serve` whose every stderr line is kept,
+// raw, for the security tests (which search them for secrets and reasons).
+type secDaemon struct {
+	cmd             *exec.Cmd
+	addr, tls, http string
+	exit            chan error
+	mu              sync.Mutex
+	log             bytes.Buffer
+	startLine       string
+}
+
+func startSecDaemon(t *testing.T, dataDir string, extra ...string) *secDaemon {
+	t.Helper()
+	args := append([]string{"serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0",
+		"--http-listen", "127.0.0.1:0", "--log-format", "json"}, extra...)
+	cmd := exec.Command(smppdBinary(t), args...)
+	cmd.Env = append(os.Environ(), "SMPPD_DATA_DIR=")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout = io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	d := &secDaemon{cmd: cmd, exit: make(chan error, 1)}
+	started := make(chan map[string]any, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			d.mu.Lock()
+			d.log.Write(sc.Bytes())
+			d.log.WriteByte('\n')
+			d.mu.Unlock()
+			var m map[string]any
+			if json.Unmarshal(sc.Bytes(), &m) == nil && m["msg"] == "smppd serving" {
+				started <- m
+			}
+		}
+		d.exit <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-d.exit
+		}
+	})
+	select {
+	case m := <-started:
+		d.addr, _ = m["listen"].(string)
+		d.tls, _ = m["tls_listen"].(string)
+		d.http, _ = m["http_listen"].(string)
+	case err := <-d.exit:
+		t.Fatalf("smppd serve exited before serving: %v\n%s", err, d.logText())
+	case <-time.After(30 * time.Second):
+		t.Fatal("smppd serve did not start within 30s")
+	}
+	return d
+}
+
+func (d *secDaemon) logText() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.log.String()
+}
+
+// waitLog waits until a log line matches re; it returns the line.
+func (d *secDaemon) waitLog(t *testing.T, re string) string {
+	t.Helper()
+	rx := regexp.MustCompile(re)
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		for _, line := range strings.Split(d.logText(), "\n") {
+			if rx.MatchString(line) {
+				return line
+			}
+		}
+	}
+	t.Fatalf("no log line matching %s within 15s; log:\n%s", re, d.logText())
+	return ""
+}
+
+func (d *secDaemon) stop(t *testing.T) {
+	t.Helper()
+	d.cmd.Process.Signal(os.Interrupt)
+	select {
+	case err := <-d.exit:
+		if err != nil {
+			t.Errorf("smppd serve exit: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("smppd did not stop within 30s of SIGINT")
+	}
+}
+
+// noKeepAlive: a kept-alive connection would hold a goroutine in the
+// daemon and spoil the leak check.
+var noKeepAlive = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := noKeepAlive.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// goroutines reads the daemon's goroutine count from pprof.
+func (d *secDaemon) goroutines(t *testing.T) int {
+	t.Helper()
+	body := httpGet(t, "http://"+d.http+"/debug/pprof/goroutine?debug=1")
+	m := regexp.MustCompile(`goroutine profile: total (\d+)`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no goroutine total in pprof output: %.200s", body)
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
+}
+
+// shortDataDir: the admin socket's path must fit in sun_path.
+func shortDataDir(t *testing.T) string {
+	dir, err := os.MkdirTemp("", "smppd-sec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// rawConn is a hand-driven SMPP connection from a chosen loopback address.
+type rawConn struct {
+	t *testing.T
+	net.Conn
+	r *pdu.Reader
+}
+
+func dialFrom(t *testing.T, local, addr string) *rawConn {
+	t.Helper()
+	d := net.Dialer{Timeout: 5 * time.Second}
+	if local != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(local)}
+	}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatalf("dial %s from %s: %v", addr, local, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &rawConn{t: t, Conn: c, r: pdu.NewReader(c, 1<<20)}
+}
+
+func (c *rawConn) send(seq uint32, p pdu.PDU) {
+	c.t.Helper()
+	b, err := pdu.Append(nil, seq, pdu.StatusOK, p)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.raw(b)
+}
+
+func (c *rawConn) raw(b []byte) {
+	c.t.Helper()
+	if _, err := c.Write(b); err != nil {
+		c.t.Fatalf("write: %v", err)
+	}
+}
+
+// next reads one PDU, answering enquire_link on the way; err at EOF.
+func (c *rawConn) next() (pdu.Header, []byte, error) {
+	c.SetReadDeadline(time.Now().Add(15 * time.Second))
+	for {
+		h, body, err := c.r.ReadFrame()
+		if err == nil && h.ID == pdu.CmdEnquireLink {
+			c.send(h.Seq, &pdu.EnquireLinkResp{})
+			continue
+		}
+		return h, body, err
+	}
+}
+
+func (c *rawConn) expect(id pdu.CommandID, status pdu.Status, seq uint32) []byte {
+	c.t.Helper()
+	h, body, err := c.next()
+	if err != nil {
+		c.t.Fatalf("expecting %v %v seq %d: %v", id, status, seq, err)
+	}
+	if h.ID != id || h.Status != status || h.Seq != seq {
+		c.t.Fatalf("got %v %v seq %d, want %v %v seq %d", h.ID, h.Status, h.Seq, id, status, seq)
+	}
+	return body
+}
+
+// expectClosed reads until the server closes; any PDU first fails.
+func (c *rawConn) expectClosed() {
+	c.t.Helper()
+	h, _, err := c.next()
+	if err == nil {
+		c.t.Fatalf("got %v %v seq %d, want the connection closed", h.ID, h.Status, h.Seq)
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		c.t.Fatal("connection still open after 15s")
+	}
+}
+
+func (c *rawConn) bind(cmd pdu.CommandID, sysID, pw string) pdu.Status {
+	c.t.Helper()
+	c.send(1, &pdu.Bind{Cmd: cmd, SystemID: sysID, Password: pw, InterfaceVersion: 0x34})
+	h, _, err := c.next()
+	if err != nil || h.ID != cmd.Response() {
+		c.t.Fatalf("bind: %v %v", h.ID, err)
+	}
+	return h.Status
+}
+
+func secSubmit(dest string) *pdu.SubmitSM {
+	return &pdu.SubmitSM{
+		Source:             pdu.Address{TON: pdu.TONInternational, NPI: pdu.NPIISDN, Addr: "15550001"},
+		Dest:               pdu.Address{TON: pdu.TONInternational, NPI: pdu.NPIISDN, Addr: dest},
+		RegisteredDelivery: 1,
+		ShortMessage:       []byte("hardening"),
+	}
+}
+
+// hdr builds a PDU by hand; length 0 means the true length.
+func hdr(length uint32, id pdu.CommandID, seq uint32, body []byte) []byte {
+	if length == 0 {
+		length = uint32(pdu.HeaderLen + len(body))
+	}
+	b := binary.BigEndian.AppendUint32(nil, length)
+	b = binary.BigEndian.AppendUint32(b, uint32(id))
+	b = binary.BigEndian.AppendUint32(b, 0)
+	b = binary.BigEndian.AppendUint32(b, seq)
+	return append(b, body...)
+}
+
+func pduBody(t *testing.T, p pdu.PDU) []byte {
+	b, err := pdu.Append(nil, 1, pdu.StatusOK, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b[pdu.HeaderLen:]
+}
+
+func tlvBytes(tag pdu.Tag, v []byte) []byte {
+	b := binary.BigEndian.AppendUint16(nil, uint16(tag))
+	b = binary.BigEndian.AppendUint16(b, uint16(len(v)))
+	return append(b, v...)
+}
+
+// selfSignedFiles writes a fresh self-signed certificate for 127.0.0.1 and
+// its key to certFile and keyFile, and returns the certificate's DER.
+func selfSignedFiles(t *testing.T, certFile, keyFile string, serial int64) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(serial),
+		Subject:      pkix.Name{CommonName: "smppd test " + strconv.FormatInt(serial, 10)},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
+var _ = syscall.SIGHUP
+var _ = pdutext.Raw("")
+var _ smpp.ConnStatusID
+
+type wantPDU struct {
+	id     pdu.CommandID
+	status pdu.Status
+	seq    uint32
+}
+
+// TestHostileInputThroughDaemon drives raw bytes at the real daemon: each
+// row gets the documented answer (README "command_status smppd returns"),
+// a close is logged with its reason, a bound sibling keeps working after
+// every row, a client pipelining far past --max-pending gets
+// ESME_RTHROTTLED for the excess and an answer to every request, and the
+// daemon's goroutines return to their baseline at the end.
+func TestHostileInputThroughDaemon(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	dir := shortDataDir(t)
+	d := startSecDaemon(t, dir, "--max-pdu-size", "4096", "--max-pending", "8", "--failed-bind-delay", "10ms")
+	sysID, pw := createToken(t, dir, "--name", "hostile", "--test")
+
+	sibling := dialFrom(t, "", d.addr)
+	if st := sibling.bind(pdu.CmdBindTransceiver, sysID, pw); st != pdu.StatusOK { // the token's receipt dispatcher runs from here on
+		t.Fatalf("sibling bind: %v", st)
+	}
+	siblingSeq := uint32(100)
+	siblingWorks := func(after string) {
+		t.Helper()
+		siblingSeq++
+		s := secSubmit("447700900123")
+		s.RegisteredDelivery = 0
+		sibling.send(siblingSeq, s)
+		h, _, err := sibling.next()
+		if err != nil || h.ID != pdu.CmdSubmitSMResp || h.Status != pdu.StatusOK || h.Seq != siblingSeq {
+			t.Fatalf("after %q the sibling's submit got %v %v seq %d (%v)", after, h.ID, h.Status, h.Seq, err)
+		}
+	}
+	baseline := d.goroutines(t)
+
+	validSubmit := pduBody(t, secSubmit("447700900001"))
+	shortSM := secSubmit("447700900001")
+	shortSM.ShortMessage = nil
+	cut := pduBody(t, shortSM)
+	cut[len(cut)-1] = 16 // sm_length 16, no message behind it
+	var flood []byte
+	var floodWant []wantPDU
+	for seq := uint32(40); seq < 40+17; seq++ { // MaxUnboundRequests (16) + 1
+		flood = append(flood, hdr(0, pdu.CmdQuerySM, seq, pduBody(t, &pdu.QuerySM{MessageID: "1"}))...)
+		floodWant = append(floodWant, wantPDU{pdu.CmdQuerySMResp, pdu.StatusInvBndSts, seq})
+	}
+	absurdBind, err := pdu.Append(nil, 60, pdu.StatusOK, &pdu.Bind{Cmd: pdu.CmdBindReceiver, SystemID: sysID, Password: pw,
+		SystemType: strings.Repeat("t", 12), InterfaceVersion: 0xFF, AddrTON: 0xFF, AddrNPI: 0xFF, AddressRange: strings.Repeat("9", 40)})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	rows := []struct {
+		name   string
+		bind   bool
+		input  []byte
+		want   []wantPDU
+		closed bool // and logged as protocol_error
+	}{
+		{"command_length under 16", false, hdr(8, pdu.CmdSubmitSM, 7, make([]byte, 8)),
+			[]wantPDU{{pdu.CmdGenericNack, pdu.StatusInvCmdLen, 7}}, true},
+		{"command_length over --max-pdu-size", true, hdr(4097, pdu.CmdSubmitSM, 9, nil),
+			[]wantPDU{{pdu.CmdGenericNack, pdu.StatusInvCmdLen, 9}}, true},
+		{"command_length 0x7FFFFFFF before bind", false, hdr(0x7FFFFFFF, pdu.CmdBindTransmitter, 10, nil),
+			[]wantPDU{{pdu.CmdGenericNack, pdu.StatusInvCmdLen, 10}}, true},
+		{"truncated submit_sm body", true, hdr(0, pdu.CmdSubmitSM, 11, validSubmit[:5]),
+			[]wantPDU{{pdu.CmdGenericNack, pdu.StatusInvCmdLen, 11}}, false},
+		{"command_length shorter than the body (sm_length past it)", true,
+			append(hdr(0, pdu.CmdSubmitSM, 13, cut), hdr(0, pdu.CmdEnquireLink, 14, nil)...),
+			[]wantPDU{{pdu.CmdSubmitSMResp, pdu.StatusInvMsgLen, 13}, {pdu.CmdEnquireLinkResp, pdu.StatusOK, 14}}, false},
+		{"command_length longer than the body (trailing bytes)", true,
+			hdr(0, pdu.CmdQuerySM, 15, append(pduBody(t, &pdu.QuerySM{MessageID: "1"}), "junk"...)),
+			[]wantPDU{{pdu.CmdGenericNack, pdu.StatusInvCmdLen, 15}}, false},
+		{"duplicated TLV", true, hdr(0, pdu.CmdSubmitSM, 16, append(append(append([]byte(nil), validSubmit...),
+			tlvBytes(pdu.TagUserMessageReference, []byte{0, 1})...), tlvBytes(pdu.TagUserMessageReference, []byte{0, 2})...)),
+			[]wantPDU{{pdu.CmdSubmitSMResp, pdu.StatusInvOptParStream, 16}}, false},
+		{"TLV length past the body", true, hdr(0, pdu.CmdSubmitSM, 17, append(append([]byte(nil), validSubmit...), 0x04, 0x24, 0x00, 0x40, 'x')),
+			[]wantPDU{{pdu.CmdSubmitSMResp, pdu.StatusInvParLen, 17}}, false},
+		{"fixed-size TLV with the wrong length", true, hdr(0, pdu.CmdSubmitSM, 18, append(append([]byte(nil), validSubmit...),
+			tlvBytes(pdu.TagUserMessageReference, []byte{1, 2, 3})...)),
+			[]wantPDU{{pdu.CmdSubmitSMResp, pdu.StatusInvParLen, 18}}, false},
+		{"C-string without NUL", false, hdr(0, pdu.CmdBindTransmitter, 19, []byte("useruseruser")),
+			[]wantPDU{{pdu.CmdGenericNack, pdu.StatusInvCmdLen, 19}}, false},
+		{"system_id over its maximum", false, hdr(0, pdu.CmdBindTransmitter, 20,
+			[]byte(strings.Repeat("u", 30)+"\x00pass\x00\x00\x34\x00\x00\x00")),
+			[]wantPDU{{pdu.CmdBindTransmitterResp, pdu.StatusInvSysID, 20}}, false},
+		{"unknown command id", true, hdr(0, 0x00000777, 21, nil),
+			[]wantPDU{{pdu.CmdGenericNack, pdu.StatusInvCmdID, 21}}, false},
+		{"response to nothing is ignored", true,
+			append(hdr(0, pdu.CmdDeliverSMResp, 22, []byte{0}), hdr(0, pdu.CmdEnquireLink, 23, nil)...),
+			[]wantPDU{{pdu.CmdEnquireLinkResp, pdu.StatusOK, 23}}, false},
+		{"submit before bind", false, hdr(0, pdu.CmdSubmitSM, 24, validSubmit),
+			[]wantPDU{{pdu.CmdSubmitSMResp, pdu.StatusInvBndSts, 24}}, false},
+		{"flood of requests before bind", false, flood, floodWant, true},
+		{"bind with absurd field values", false, absurdBind,
+			[]wantPDU{{pdu.CmdBindReceiverResp, pdu.StatusOK, 60}}, false},
+	}
+	for _, row := range rows {
+		t.Run(row.name, func(t *testing.T) {
+			c := dialFrom(t, "", d.addr)
+			c.t = t
+			if row.bind {
+				if st := c.bind(pdu.CmdBindTransceiver, sysID, pw); st != pdu.StatusOK {
+					t.Fatalf("bind: %v", st)
+				}
+			}
+			c.raw(row.input)
+			for _, w := range row.want {
+				c.expect(w.id, w.status, w.seq)
+			}
+			if row.closed {
+				c.expectClosed()
+				d.waitLog(t, `"msg":"session closed".*"remote":"`+regexp.QuoteMeta(c.LocalAddr().String())+`".*"reason":"protocol_error"`)
+			}
+			c.Close()
+			siblingWorks(row.name)
+		})
+	}
+
+	t.Run("window far above --max-pending", func(t *testing.T) {
+		c := dialFrom(t, "", d.addr)
+		c.t = t
+		if st := c.bind(pdu.CmdBindTransmitter, sysID, pw); st != pdu.StatusOK {
+			t.Fatalf("bind: %v", st)
+		}
+		const n = 400
+		var burst []byte
+		for seq := uint32(2); seq < 2+n; seq++ {
+			s := secSubmit("447700900002")
+			s.RegisteredDelivery = 0
+			b, err := pdu.Append(nil, seq, pdu.StatusOK, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			burst = append(burst, b...)
+		}
+		c.raw(burst)
+		answered := map[uint32]bool{}
+		counts := map[pdu.Status]int{}
+		for len(answered) < n {
+			h, _, err := c.next()
+			if err != nil {
+				t.Fatalf("after %d answers: %v", len(answered), err)
+			}
+			if h.ID != pdu.CmdSubmitSMResp || answered[h.Seq] || h.Seq < 2 || h.Seq >= 2+n {
+				t.Fatalf("unexpected %v seq %d (answered before: %v)", h.ID, h.Seq, answered[h.Seq])
+			}
+			answered[h.Seq] = true
+			counts[h.Status]++
+		}
+		if counts[pdu.StatusThrottled] == 0 || counts[pdu.StatusOK] == 0 || counts[pdu.StatusOK]+counts[pdu.StatusThrottled] != n {
+			t.Fatalf("answers by status %v: want ESME_ROK and ESME_RTHROTTLED only, both present", counts)
+		}
+		t.Logf("%d pipelined submits with --max-pending 8: %v", n, counts)
+		c.send(1000, &pdu.EnquireLink{})
+		c.expect(pdu.CmdEnquireLinkResp, pdu.StatusOK, 1000)
+		c.Close()
+		siblingWorks("throttled burst")
+	})
+
+	// Leak check: every connection above is closed; the daemon's goroutines
+	// return to what they were with only the sibling bound.
+	var now int
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if now = d.goroutines(t); now <= baseline {
+			break
+		}
+	}
+	if now > baseline {
+		t.Errorf("daemon goroutines %d after the matrix, baseline %d:\n%s", now, baseline,
+			httpGet(t, "http://"+d.http+"/debug/pprof/goroutine?debug=1"))
+	}
+	d.stop(t)
+}
+
+var _ = tls.VersionTLS12
+var _ = filepath.Join
