@@ -507,3 +507,84 @@ func TestHostileInputThroughDaemon(t *testing.T) {
 
 var _ = tls.VersionTLS12
 var _ = filepath.Join
+
+// TestBindLockoutThroughDaemon: password guessing against the real daemon
+// with its default limits, from several loopback addresses (Linux routes
+// all of 127/8 to lo). Ten wrong passwords from 127.0.0.2 use up both the
+// address's and the system_id's failure budget: from then on even the
+// right password gets ESME_RBINDFAIL (a guess teaches nothing), from
+// 127.0.0.2 and from a new address 127.0.0.4 alike, while the owner's
+// address 127.0.0.3 (which bound before) still binds and another token is
+// untouched.
+func TestBindLockoutThroughDaemon(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	if c, err := net.Dial("tcp", "127.0.0.2:1"); err == nil {
+		c.Close()
+	} else if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Skipf("127.0.0.2 is not routed to lo here: %v", err)
+	}
+	dir := shortDataDir(t)
+	d := startSecDaemon(t, dir) // defaults: --failed-bind-delay 1s, 10 failures, one back every 6s
+	victim, pw := createToken(t, dir, "--name", "victim", "--test")
+	other, otherPW := createToken(t, dir, "--name", "bystander", "--test")
+
+	bindFrom := func(local, sysID, pass string) pdu.Status {
+		c := dialFrom(t, local, d.addr)
+		defer c.Close()
+		return c.bind(pdu.CmdBindTransmitter, sysID, pass)
+	}
+	if st := bindFrom("127.0.0.3", victim, pw); st != pdu.StatusOK {
+		t.Fatalf("owner's first bind: %v", st)
+	}
+
+	// Ten guesses at once (each answer held 1s; parallel connections do
+	// not get around the budget).
+	const burst = 10
+	var wg sync.WaitGroup
+	guesses := make(chan pdu.Status, burst)
+	for i := range burst {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			guesses <- bindFrom("127.0.0.2", victim, "guess"+strconv.Itoa(i))
+		}()
+	}
+	wg.Wait()
+	close(guesses)
+	for st := range guesses {
+		if st != pdu.StatusInvPaswd {
+			t.Fatalf("a wrong guess within the budget got %v, want ESME_RINVPASWD", st)
+		}
+	}
+
+	// Within the next 6 s (one failure drains per 6 s): all at once.
+	results := map[string]chan pdu.Status{}
+	for name, b := range map[string][3]string{
+		"attacker, right password":    {"127.0.0.2", victim, pw},
+		"new address, right password": {"127.0.0.4", victim, pw},
+		"owner's address":             {"127.0.0.3", victim, pw},
+		"another token":               {"127.0.0.5", other, otherPW},
+	} {
+		ch := make(chan pdu.Status, 1)
+		results[name] = ch
+		go func() { ch <- bindFrom(b[0], b[1], b[2]) }()
+	}
+	for name, want := range map[string]pdu.Status{
+		"attacker, right password":    pdu.StatusBindFail,
+		"new address, right password": pdu.StatusBindFail,
+		"owner's address":             pdu.StatusOK,
+		"another token":               pdu.StatusOK,
+	} {
+		if got := <-results[name]; got != want {
+			t.Errorf("%s: %v, want %v", name, got, want)
+		}
+	}
+	d.waitLog(t, `"msg":"bind refused: too many failed binds".*"remote":"127\.0\.0\.2:`)
+	d.waitLog(t, `"msg":"bind refused: too many failed binds".*"remote":"127\.0\.0\.4:`)
+	if log := d.logText(); strings.Contains(log, "guess3") || strings.Contains(log, pw) {
+		t.Error("a password (guessed or real) is in the daemon's log")
+	}
+	d.stop(t)
+}
