@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/fiorix/go-smpp/smpp"
+	gopdu "github.com/fiorix/go-smpp/smpp/pdu"
 	"github.com/fiorix/go-smpp/smpp/pdu/pdutext"
 
 	"github.com/smppd/smppd/pdu"
@@ -586,5 +587,93 @@ func TestBindLockoutThroughDaemon(t *testing.T) {
 	if log := d.logText(); strings.Contains(log, "guess3") || strings.Contains(log, pw) {
 		t.Error("a password (guessed or real) is in the daemon's log")
 	}
+	d.stop(t)
+}
+
+// TestTLSThroughDaemon: go-smpp's TLS transceiver binds and submits over
+// --tls-listen with a self-signed certificate; a TLS 1.1 client is refused;
+// after the certificate files are replaced and SIGHUP is sent, a new
+// handshake gets the new certificate while the established session keeps
+// working.
+func TestTLSThroughDaemon(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	dir := shortDataDir(t)
+	certs := t.TempDir()
+	certFile, keyFile := filepath.Join(certs, "cert.pem"), filepath.Join(certs, "key.pem")
+	der1 := selfSignedFiles(t, certFile, keyFile, 1)
+	d := startSecDaemon(t, dir, "--tls-listen", "127.0.0.1:0", "--tls-cert", certFile, "--tls-key", keyFile)
+	if d.tls == "" {
+		t.Fatal("no tls_listen address in the start line")
+	}
+	sysID, pw := createToken(t, dir, "--name", "tls", "--test")
+
+	trust := func(der []byte) *tls.Config {
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pool := x509.NewCertPool()
+		pool.AddCert(c)
+		return &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
+	}
+	connect := func(cfg *tls.Config) *smpp.Transceiver {
+		t.Helper()
+		trx := &smpp.Transceiver{Addr: d.tls, User: sysID, Passwd: pw, TLS: cfg, BindInterval: time.Minute,
+			RespTimeout: 5 * time.Second, Handler: func(p gopdu.Body) {}}
+		st := trx.Bind()
+		select {
+		case s := <-st:
+			if s.Status() != smpp.Connected {
+				t.Fatalf("go-smpp TLS bind: %v %v", s.Status(), s.Error())
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatal("go-smpp TLS bind: no status within 15s")
+		}
+		t.Cleanup(func() { trx.Close() })
+		return trx
+	}
+	submit := func(trx *smpp.Transceiver, text string) {
+		t.Helper()
+		sm, err := trx.Submit(&smpp.ShortMessage{Src: "15550001", Dst: "447700900001", Text: pdutext.Raw(text)})
+		if err != nil || sm.RespID() == "" {
+			t.Fatalf("submit over TLS: %v (id %q)", err, sm.RespID())
+		}
+	}
+	first := connect(trust(der1))
+	submit(first, "over tls")
+
+	// TLS 1.1 and below are refused at the handshake.
+	old := trust(der1)
+	old.MinVersion, old.MaxVersion = tls.VersionTLS10, tls.VersionTLS11
+	if c, err := tls.Dial("tcp", d.tls, old); err == nil {
+		c.Close()
+		t.Fatal("a TLS 1.1 handshake succeeded")
+	}
+
+	// Renew the certificate on disk, SIGHUP, and a new handshake sees it.
+	der2 := selfSignedFiles(t, certFile, keyFile, 2)
+	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	var seen []byte
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		c, err := tls.Dial("tcp", d.tls, &tls.Config{InsecureSkipVerify: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen = c.ConnectionState().PeerCertificates[0].Raw
+		c.Close()
+		if bytes.Equal(seen, der2) {
+			break
+		}
+	}
+	if !bytes.Equal(seen, der2) {
+		t.Fatal("after SIGHUP new handshakes still get the old certificate")
+	}
+	second := connect(trust(der2))
+	submit(second, "after reload")
+	submit(first, "old session still up") // established sessions keep theirs
 	d.stop(t)
 }
