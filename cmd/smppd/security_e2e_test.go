@@ -677,3 +677,108 @@ func TestTLSThroughDaemon(t *testing.T) {
 	submit(first, "old session still up") // established sessions keep theirs
 	d.stop(t)
 }
+
+// metricValue scrapes one unlabelled sample from /metrics (-1: absent).
+func (d *secDaemon) metricValue(t *testing.T, name string) float64 {
+	t.Helper()
+	for _, line := range strings.Split(httpGet(t, "http://"+d.http+"/metrics"), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return f
+		}
+	}
+	return -1
+}
+
+func (d *secDaemon) waitMetric(t *testing.T, name string, want float64) {
+	t.Helper()
+	var got float64
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if got = d.metricValue(t, name); got == want {
+			return
+		}
+	}
+	t.Fatalf("%s = %v, want %v", name, got, want)
+}
+
+// TestSlowConsumerThroughDaemon: a receiver that reads receipts (and
+// answers enquire_link) but never acknowledges them gets a bounded number
+// of them (under two windows), is closed as slow_consumer once a window's
+// worth timed out in a row
+// (--response-timeout), and loses nothing: the receipts stay in the store
+// and a well-behaved receiver that binds later gets each of them once.
+func TestSlowConsumerThroughDaemon(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	dir := shortDataDir(t)
+	d := startSecDaemon(t, dir, "--response-timeout", "300ms", "--window", "10")
+	sysID, pw := createToken(t, dir, "--name", "receipts", "--test")
+
+	bad := dialFrom(t, "", d.addr)
+	if st := bad.bind(pdu.CmdBindReceiver, sysID, pw); st != pdu.StatusOK {
+		t.Fatalf("bad receiver bind: %v", st)
+	}
+	tx := dialFrom(t, "", d.addr)
+	if st := tx.bind(pdu.CmdBindTransmitter, sysID, pw); st != pdu.StatusOK {
+		t.Fatalf("transmitter bind: %v", st)
+	}
+	const n = 15
+	ids := map[string]bool{}
+	for seq := uint32(2); seq < 2+n; seq++ {
+		tx.send(seq, secSubmit("447700900"+strconv.Itoa(100+int(seq))))
+		var resp pdu.SubmitSMResp
+		if err := resp.DecodeBody(tx.expect(pdu.CmdSubmitSMResp, pdu.StatusOK, seq)); err != nil {
+			t.Fatal(err)
+		}
+		ids[resp.MessageID] = true
+	}
+
+	got := 0
+	for {
+		h, _, err := bad.next()
+		if err != nil {
+			break // closed by the server
+		}
+		if h.ID != pdu.CmdDeliverSM {
+			t.Fatalf("bad receiver got %v", h.ID)
+		}
+		got++ // and never answered
+	}
+	// The window holds 10; the session closes at the 10th timeout in a row,
+	// so at most 9 more can have gone out as earlier ones timed out.
+	if got == 0 || got > 2*10-1 {
+		t.Fatalf("the unacknowledging receiver got %d receipts, want 1..19 (bounded by the window)", got)
+	}
+	d.waitLog(t, `"msg":"session closed".*"remote":"`+regexp.QuoteMeta(bad.LocalAddr().String())+`".*"reason":"slow_consumer"`)
+	d.waitMetric(t, "smppd_receipts_pending", n)
+
+	good := dialFrom(t, "", d.addr)
+	if st := good.bind(pdu.CmdBindReceiver, sysID, pw); st != pdu.StatusOK {
+		t.Fatalf("good receiver bind: %v", st)
+	}
+	seen := map[string]int{}
+	for len(seen) < n {
+		h, body, err := good.next()
+		if err != nil {
+			t.Fatalf("good receiver after %d receipts: %v", len(seen), err)
+		}
+		var dsm pdu.DeliverSM
+		if h.ID != pdu.CmdDeliverSM || dsm.DecodeBody(body) != nil {
+			t.Fatalf("good receiver got %v", h.ID)
+		}
+		id, _ := dsm.TLVs.ReceiptedMessageID()
+		if !ids[id] {
+			t.Fatalf("receipt for unknown id %q", id)
+		}
+		if seen[id]++; seen[id] > 1 {
+			t.Fatalf("receipt for %s delivered twice to the good receiver", id)
+		}
+		good.send(h.Seq, &pdu.DeliverSMResp{})
+	}
+	d.waitMetric(t, "smppd_receipts_pending", 0)
+	d.stop(t)
+}
