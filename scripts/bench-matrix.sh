@@ -89,7 +89,7 @@ extra=()
 
 clk_tck=$(getconf CLK_TCK)
 server_cpu_ticks() { # utime+stime of the server, in clock ticks
-  [ -n "$server_pid" ] || { echo 0; return; }
+  [ -n "$server_pid" ] && [ -r "/proc/$server_pid/stat" ] || { echo 0; return; }
   awk '{print $14 + $15}' "/proc/$server_pid/stat"
 }
 
@@ -101,9 +101,17 @@ run_row() {
   for i in $(seq "$runs"); do
     f="$tmp/${name}-${i}.json"
     local t0 t1
+    if [ -n "$resp_pid" ] && ! kill -0 "$resp_pid" 2>/dev/null; then
+      echo "bench-matrix: the responder (pid $resp_pid) is gone; its output:" >&2
+      cat "$tmp/responder.out" >&2
+      exit 1
+    fi
     t0=$(server_cpu_ticks)
-    "$SMPPD" bench "${bench_args[@]}" "${extra[@]}" --binds "$binds" --window "$window" \
-      --duration "$duration" --warmup "$warmup" --rate "$rate" --output json --progress never >"$f"
+    if ! "$SMPPD" bench "${bench_args[@]}" "${extra[@]}" --binds "$binds" --window "$window" \
+      --duration "$duration" --warmup "$warmup" --rate "$rate" --output json --progress never >"$f"; then
+      echo "bench-matrix: run $i of ${binds}×${window} failed; left out of the medians" >&2
+      continue
+    fi
     t1=$(server_cpu_ticks)
     # server CPU µs per acked message (receipts included when asked)
     jq --argjson ticks "$((t1 - t0))" --argjson hz "$clk_tck" \
@@ -112,10 +120,14 @@ run_row() {
     [ -n "$json_dir" ] && cp "$f" "$json_dir/"
     rows+=("$f")
   done
+  if [ ${#rows[@]} -eq 0 ]; then
+    printf '| %s | %s | %s | failed |||||||||| \n' "$label" "${binds}×${window}" "$([ "$rate" = 0 ] && echo closed || echo "open ${rate}/s")"
+    return
+  fi
   local m
   m() { jq -r "$1 // empty" "${rows[@]}" | median; }
   local errors
-  errors=$(jq -r '([.errors[]] | add // 0) + .unanswered' "${rows[@]}" | median)
+  errors=$(jq -r '([.errors[]] | add // 0) + .unanswered + ([.session_errors // {} | .[]] | add // 0)' "${rows[@]}" | median)
   local rps="" rp99="" srv=""
   if [ "$receipts" = 1 ]; then
     rps=$(m .receipts_per_s | xargs printf '%.0f')
@@ -130,7 +142,7 @@ run_row() {
 }
 
 echo "<!-- $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); runs=$runs duration=$duration warmup=$warmup; $SMPPD bench ${bench_args[*]} ${extra[*]} -->"
-echo "| target | binds×window | mode | msg/s | p50 µs | p99 µs | p99.9 µs | max µs | receipts/s | receipt p99 µs | errors+unanswered | gen CPU µs/msg | server CPU µs/msg |"
+echo "| target | binds×window | mode | msg/s | p50 µs | p99 µs | p99.9 µs | max µs | receipts/s | receipt p99 µs | errors+unanswered+lost sessions | gen CPU µs/msg | server CPU µs/msg |"
 echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 max450=""
 for cell in $matrix; do
