@@ -32,7 +32,9 @@ import (
 	gopdu "github.com/fiorix/go-smpp/smpp/pdu"
 	"github.com/fiorix/go-smpp/smpp/pdu/pdutext"
 
+	"github.com/smppd/smppd/internal/admin"
 	"github.com/smppd/smppd/pdu"
+	"github.com/smppd/smppd/tokenstore"
 )
 
 // secDaemon is a running `smppd serve` whose every stderr line is kept,
@@ -324,10 +326,6 @@ func selfSignedFiles(t *testing.T, certFile, keyFile string, serial int64) []byt
 	return der
 }
 
-var _ = syscall.SIGHUP
-var _ = pdutext.Raw("")
-var _ smpp.ConnStatusID
-
 type wantPDU struct {
 	id     pdu.CommandID
 	status pdu.Status
@@ -505,9 +503,6 @@ func TestHostileInputThroughDaemon(t *testing.T) {
 	}
 	d.stop(t)
 }
-
-var _ = tls.VersionTLS12
-var _ = filepath.Join
 
 // TestBindLockoutThroughDaemon: password guessing against the real daemon
 // with its default limits, from several loopback addresses (Linux routes
@@ -780,5 +775,138 @@ func TestSlowConsumerThroughDaemon(t *testing.T) {
 		good.send(h.Seq, &pdu.DeliverSMResp{})
 	}
 	d.waitMetric(t, "smppd_receipts_pending", 0)
+	d.stop(t)
+}
+
+// TestSecretsNeverLeakThroughDaemon issues tokens through the CLI against
+// the running daemon, binds with wrong and right passwords, rotates every
+// secret, and then looks for every secret it was shown (and every wrong
+// password it tried) in the daemon's log, /metrics, the admin socket's
+// list and show answers, and the raw bytes of every file in the data
+// directory: none may appear anywhere but in create's and rotate's own
+// answers. The data directory, its files and the admin socket are private
+// to the daemon's user, and a data directory that others can read is
+// warned about at start.
+func TestSecretsNeverLeakThroughDaemon(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	dir := shortDataDir(t)
+	d := startSecDaemon(t, dir, "--failed-bind-delay", "0") // the delay has its own test
+	cli := func(args ...string) string {
+		t.Helper()
+		out, errOut, code := runSmppd(t, dir, args...)
+		if code != 0 {
+			t.Fatalf("smppd %s: exit %d: %s", strings.Join(args, " "), code, errOut)
+		}
+		return out
+	}
+	issue := func(args ...string) issued {
+		t.Helper()
+		var v issued
+		if err := json.Unmarshal([]byte(cli(append(args, "--output", "json")...)), &v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	shop := issue("token", "create", "--name", "shop", "--smpp", "--http", "--callback-url", "https://shop.example/dlr")
+	long := issue("token", "create", "--name", "long", "--smpp", "--long-password", "--test")
+	secrets := append(shop.secrets(), long.secrets()...)
+	wrong := []string{"Zq9xWv7K", "Yt8uRr6J", strings.Repeat("Wx", 16)}
+
+	bind := func(sysID, pass string) pdu.Status {
+		c := dialFrom(t, "", d.addr)
+		defer c.Close()
+		return c.bind(pdu.CmdBindTransceiver, sysID, pass)
+	}
+	for _, b := range []struct {
+		sysID, pass string
+		want        pdu.Status
+	}{
+		{shop.SystemID, wrong[0], pdu.StatusInvPaswd},
+		{shop.SystemID, shop.Password, pdu.StatusOK},
+		{long.SystemID, wrong[2], pdu.StatusInvPaswd},
+		{long.SystemID, long.Password[:8], pdu.StatusInvPaswd}, // a client that truncates
+		{long.SystemID, long.Password, pdu.StatusOK},
+	} {
+		if got := bind(b.sysID, b.pass); got != b.want {
+			t.Errorf("bind %s: %v, want %v", b.sysID, got, b.want)
+		}
+	}
+	rot := issue("token", "rotate", "shop", "--smpp-password", "--api-key", "--callback-secret")
+	if rot.Password == "" || rot.APIKey == "" || rot.CallbackSecret == "" {
+		t.Fatalf("rotate showed %+v", rot)
+	}
+	secrets = append(secrets, rot.secrets()...)
+	if got := bind(shop.SystemID, shop.Password); got != pdu.StatusInvPaswd {
+		t.Errorf("old password after rotate: %v", got)
+	}
+	if got := bind(shop.SystemID, wrong[1]); got != pdu.StatusInvPaswd {
+		t.Errorf("wrong password after rotate: %v", got)
+	}
+	if got := bind(shop.SystemID, rot.Password); got != pdu.StatusOK {
+		t.Errorf("rotated password: %v", got)
+	}
+
+	// Permissions while the daemon runs.
+	for name, want := range map[string]os.FileMode{
+		".": 0o700, tokenstore.DBFile: 0o600, tokenstore.MasterKeyFile: 0o600, "messages.db": 0o600, admin.SocketFile: 0o600,
+	} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+		} else if fi.Mode().Perm() != want {
+			t.Errorf("%s: mode %v, want %v", name, fi.Mode().Perm(), want)
+		}
+	}
+
+	places := map[string]string{
+		"token list":               cli("token", "list"),
+		"token list --output json": cli("token", "list", "--output", "json"),
+		"token show shop":          cli("token", "show", "shop"),
+		"token show --output json": cli("token", "show", shop.ID, "--output", "json"),
+		"token show long":          cli("token", "show", "long"),
+		"/metrics":                 httpGet(t, "http://"+d.http+"/metrics"),
+	}
+	d.stop(t)
+	places["daemon log"] = d.logText()
+	files, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if f.Type().IsRegular() {
+			b, err := os.ReadFile(filepath.Join(dir, f.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			places["data dir file "+f.Name()] = string(b)
+		}
+	}
+	if places["data dir file "+tokenstore.DBFile] == "" || places["data dir file messages.db"] == "" {
+		t.Fatalf("the stores are not where the test looks: %v", files)
+	}
+	for where, text := range places {
+		for _, s := range secrets {
+			if strings.Contains(text, s) {
+				t.Errorf("%s holds the secret %q", where, s)
+			}
+		}
+		for _, s := range wrong {
+			if strings.Contains(text, s) {
+				t.Errorf("%s holds the tried password %q", where, s)
+			}
+		}
+	}
+	if !strings.Contains(places["daemon log"], `"password_length":8`) {
+		t.Errorf("failed binds are not logged with the password's length:\n%s", places["daemon log"])
+	}
+
+	// A data directory others can read is warned about at start.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d = startSecDaemon(t, dir)
+	d.waitLog(t, `"level":"WARN".*data directory is accessible by other users`)
 	d.stop(t)
 }
