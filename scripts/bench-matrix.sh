@@ -141,7 +141,14 @@ run_row() {
     "${rps:--}" "${rp99:--}" "$errors" "$(m .client_cpu_us_per_msg)" "${srv:--}"
 }
 
-echo "<!-- $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); runs=$runs duration=$duration warmup=$warmup; $SMPPD bench ${bench_args[*]} ${extra[*]} -->"
+shown_args=() hide=0
+for a in "${bench_args[@]}"; do # never print the password
+  if [ "$hide" = 1 ]; then shown_args+=("PASSWORD"); hide=0; continue; fi
+  case "$a" in --password) hide=1 ;; --password=*) a="--password=PASSWORD" ;; esac
+  shown_args+=("$a")
+done
+echo "_$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); median of $runs runs of $duration (warmup $warmup): \`$SMPPD bench ${shown_args[*]} ${extra[*]} --binds B --window W --duration $duration --warmup $warmup [--rate R]\`_"
+echo
 echo "| target | binds×window | mode | msg/s | p50 µs | p99 µs | p99.9 µs | max µs | receipts/s | receipt p99 µs | errors+unanswered+lost sessions | gen CPU µs/msg | server CPU µs/msg |"
 echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 max450=""

@@ -63,7 +63,8 @@ for _ in $(seq 100); do
 done
 [ -n "$addr" ] || { echo "bench-smppd: no listen address in the server log" >&2; cat "$data/serve.log" >&2; exit 1; }
 http=$(grep -m1 -o 'http_listen=[0-9.:]*' "$data/serve.log" | sed 's/.*=//' || true)
-echo "<!-- smppd serve pid $serve_pid on $addr (http ${http:-none}), test-mode token $id, data $data -->"
+echo "_smppd serve (pid $serve_pid) on $addr, http ${http:-none}, test-mode token $id_"
+echo
 
 if [ "$matrix" = 1 ]; then
   SMPPD=$SMPPD scripts/bench-matrix.sh --label "smppd serve" --server-pid "$serve_pid" --receipts "${matrix_args[@]}" \
