@@ -342,6 +342,7 @@ func TestHostileInputThroughDaemon(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the binary")
 	}
+	t.Parallel() // each runs its own daemon; mostly waiting on timers
 	dir := shortDataDir(t)
 	d := startSecDaemon(t, dir, "--max-pdu-size", "4096", "--max-pending", "8", "--failed-bind-delay", "10ms")
 	sysID, pw := createToken(t, dir, "--name", "hostile", "--test")
@@ -516,6 +517,7 @@ func TestBindLockoutThroughDaemon(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the binary")
 	}
+	t.Parallel() // each runs its own daemon; mostly waiting on timers
 	if c, err := net.Dial("tcp", "127.0.0.2:1"); err == nil {
 		c.Close()
 	} else if !errors.Is(err, syscall.ECONNREFUSED) {
@@ -594,6 +596,7 @@ func TestTLSThroughDaemon(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the binary")
 	}
+	t.Parallel() // each runs its own daemon; mostly waiting on timers
 	dir := shortDataDir(t)
 	certs := t.TempDir()
 	certFile, keyFile := filepath.Join(certs, "cert.pem"), filepath.Join(certs, "key.pem")
@@ -709,6 +712,7 @@ func TestSlowConsumerThroughDaemon(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the binary")
 	}
+	t.Parallel() // each runs its own daemon; mostly waiting on timers
 	dir := shortDataDir(t)
 	d := startSecDaemon(t, dir, "--response-timeout", "300ms", "--window", "10")
 	sysID, pw := createToken(t, dir, "--name", "receipts", "--test")
@@ -791,6 +795,7 @@ func TestSecretsNeverLeakThroughDaemon(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the binary")
 	}
+	t.Parallel() // each runs its own daemon; mostly waiting on timers
 	dir := shortDataDir(t)
 	d := startSecDaemon(t, dir, "--failed-bind-delay", "0") // the delay has its own test
 	cli := func(args ...string) string {
