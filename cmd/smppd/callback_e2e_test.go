@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -161,5 +162,69 @@ func TestCallbacksSurviveKill(t *testing.T) {
 	}
 	if len(seen) != n {
 		t.Errorf("reports for %d distinct messages, want %d", len(seen), n)
+	}
+}
+
+// TestCallbackGiveUpShown: a receiver that answers 404 makes the daemon give
+// the report up after a few tries, and `smppd token show` says so.
+func TestCallbackGiveUpShown(t *testing.T) {
+	var attempts atomic.Int32
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		attempts.Add(1)
+		http.NotFound(w, r)
+	}))
+	defer hs.Close()
+
+	dir := t.TempDir()
+	var created struct {
+		SystemID string `json:"system_id"`
+		Password string `json:"password"`
+	}
+	out := runCLI(t, "token", "create", "--data-dir", dir, "--name", "gone-hook", "--smpp", "--test",
+		"--callback-url", hs.URL+"/missing", "--output", "json")
+	if err := json.Unmarshal(out, &created); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, dir)
+	conn := dialDaemon(t, d.addr)
+	r := pdu.NewReader(conn, 0)
+	e := &pipelinedESME{conn: conn}
+	e.bind(t, r, created.SystemID, created.Password)
+	s := &pdu.SubmitSM{
+		Source:       pdu.Address{TON: pdu.TONInternational, NPI: pdu.NPIISDN, Addr: "15550001"},
+		Dest:         pdu.Address{TON: pdu.TONInternational, NPI: pdu.NPIISDN, Addr: "447700900099"},
+		ShortMessage: []byte("nobody listens"),
+	}
+	if err := e.write(2, pdu.StatusOK, s); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		var shown struct {
+			CallbackFailures callbackFailures `json:"callback_failures"`
+		}
+		if err := json.Unmarshal(runCLI(t, "token", "show", "--data-dir", dir, "gone-hook", "--output", "json"), &shown); err != nil {
+			t.Fatal(err)
+		}
+		if cf := shown.CallbackFailures; cf.Count == 1 {
+			if cf.LastReason == "" || cf.LastAt.IsZero() {
+				t.Errorf("callback_failures = %+v, want a reason and a time", cf)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no give-up shown after %d attempts", attempts.Load())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if n := attempts.Load(); n < 2 {
+		t.Errorf("gave up after %d attempts, want a few tries first", n)
+	}
+	conn.Close()
+	d.stop(t)
+
+	// Without the daemon, token show reads the message store itself.
+	text := string(runCLI(t, "token", "show", "--data-dir", dir, "gone-hook"))
+	if !regexp.MustCompile(`(?m)^callbacks_failed +1 \(last `).MatchString(text) {
+		t.Errorf("token show without the daemon:\n%s", text)
 	}
 }

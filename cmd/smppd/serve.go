@@ -386,6 +386,7 @@ func (a *app) buildAdmin() {
 		upstreams: a.upstream.Status,
 	})
 	registerUpstreamOps(a.adm, a.upstream)
+	registerCallbackOps(a.adm, a.store)
 }
 
 // close releases the stores; the message store last written, first closed.
