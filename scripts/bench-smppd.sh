@@ -63,7 +63,7 @@ for _ in $(seq 100); do
 done
 [ -n "$addr" ] || { echo "bench-smppd: no listen address in the server log" >&2; cat "$data/serve.log" >&2; exit 1; }
 http=$(grep -m1 -o 'http_listen=[0-9.:]*' "$data/serve.log" | sed 's/.*=//' || true)
-echo "_smppd serve (pid $serve_pid) on $addr, http ${http:-none}, test-mode token $id_"
+echo "_smppd serve (pid $serve_pid) on $addr, http ${http:-none}, test-mode token ${id}_"
 echo
 
 if [ "$matrix" = 1 ]; then
