@@ -3,9 +3,9 @@ package bench
 import (
 	"fmt"
 	"strings"
-	"unicode/utf16"
 
 	"github.com/smppd/smppd/pdu"
+	"github.com/smppd/smppd/pdu/coding"
 )
 
 // template is one pre-encoded submit_sm. Each message copies it and patches
@@ -110,43 +110,14 @@ func generatedText(n int) string {
 	return sb.String()[:n]
 }
 
-// encodeText encodes text for the wire. gsm7 is the unpacked GSM 03.38 default
-// alphabet as SMPP carries it; the bench only needs the characters where it
-// agrees with ASCII, so anything else is refused rather than mis-encoded.
-func encodeText(coding, text string) (pdu.DataCoding, []byte, error) {
-	switch coding {
-	case "latin1":
-		b := make([]byte, 0, len(text))
-		for _, r := range text {
-			if r > 0xFF {
-				return 0, nil, fmt.Errorf("%w: %q is not in Latin-1", ErrInvalidOptions, r)
-			}
-			b = append(b, byte(r))
-		}
-		return pdu.CodingLatin1, b, nil
-	case "ucs2":
-		u := utf16.Encode([]rune(text))
-		b := make([]byte, 0, 2*len(u))
-		for _, c := range u {
-			b = append(b, byte(c>>8), byte(c))
-		}
-		return pdu.CodingUCS2, b, nil
-	default:
-		for _, r := range text {
-			if !gsmSafeASCII(r) {
-				return 0, nil, fmt.Errorf("%w: %q: --coding gsm7 takes letters, digits, space and .,:;!?'\"()+-*/%%&<>=", ErrInvalidOptions, r)
-			}
-		}
-		return pdu.CodingDefault, []byte(text), nil
+// encodeText encodes text for the wire with the project's codings: gsm7 is
+// the GSM 03.38 default alphabet as unpacked septets (extension characters
+// escaped), latin1 ISO-8859-1, ucs2 UTF-16BE.
+func encodeText(name, text string) (pdu.DataCoding, []byte, error) {
+	dc := map[string]pdu.DataCoding{"gsm7": pdu.CodingDefault, "latin1": pdu.CodingLatin1, "ucs2": pdu.CodingUCS2}[name]
+	b, err := coding.Encode(dc, text)
+	if err != nil {
+		return 0, nil, fmt.Errorf("%w: --coding %s: %w", ErrInvalidOptions, name, err)
 	}
-}
-
-// gsmSafeASCII reports whether r has the same code in the GSM 03.38 default
-// alphabet as in ASCII.
-func gsmSafeASCII(r rune) bool {
-	switch {
-	case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
-		return true
-	}
-	return strings.ContainsRune(" \n\r.,:;!?'\"()+-*/%&<>=#", r)
+	return dc, b, nil
 }

@@ -189,7 +189,8 @@ func TestRunInvalidOptions(t *testing.T) {
 		{"no address", Options{}},
 		{"window too big", Options{Addr: "x:1", Window: maxWindow + 1}},
 		{"bad coding", Options{Addr: "x:1", Coding: "ebcdic"}},
-		{"gsm7 refuses non-GSM text", Options{Addr: "x:1", Text: "café{}"}},
+		{"gsm7 refuses non-GSM text", Options{Addr: "x:1", Text: "日本"}},
+		{"latin1 refuses non-Latin-1 text", Options{Addr: "x:1", Coding: "latin1", Text: "€"}},
 		{"warmup eats the run", Options{Addr: "x:1", Duration: time.Second, Warmup: time.Second}},
 		{"long destination", Options{Addr: "x:1", Dest: strings.Repeat("1", 21)}},
 	}
