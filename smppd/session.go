@@ -116,7 +116,7 @@ func newSession(srv *Server, base context.Context, c net.Conn, ip string, tlsCon
 		srv:        srv,
 		id:         srv.nextID.Add(1),
 		rawConn:    c,
-		pc:         &pduConn{Conn: c, timeout: durationOr(srv.ReadTimeout, DefaultReadTimeout)},
+		pc:         newPDUConn(c, durationOr(srv.ReadTimeout, DefaultReadTimeout), tlsConfig != nil),
 		ip:         ip,
 		epoch:      time.Now(),
 		window:     make(map[uint32]outstanding),
@@ -490,7 +490,8 @@ func (s *Session) finish() {
 // closes.
 func (s *Session) readLoop() {
 	// One read system call fills many pipelined PDUs.
-	br := bufio.NewReaderSize(s.conn, readBufferSize)
+	tc, _ := s.conn.(*tls.Conn)
+	br := bufio.NewReaderSize(s.pc.plaintext(tc), readBufferSize)
 	r := pdu.NewReader(br, s.srv.MaxPDULen)
 	hook := s.srv.PDUHook
 	for frames := uint(1); ; frames++ {

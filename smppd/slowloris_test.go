@@ -2,6 +2,8 @@ package smppd_test
 
 import (
 	"context"
+	"crypto/tls"
+	"net"
 	"testing"
 	"time"
 
@@ -105,5 +107,77 @@ func TestReadTimeoutOnlyWithinPDU(t *testing.T) {
 	c.Expect(pdu.CmdSubmitSMResp, pdu.StatusOK, seq)
 	if n := len(srv.Sessions()); n != 1 {
 		t.Fatalf("%d sessions, want the one still bound", n)
+	}
+}
+
+// recordingConn passes writes through, or, while hold is set, keeps them:
+// the test then sends TLS records' raw bytes as it likes.
+type recordingConn struct {
+	net.Conn
+	hold bool
+	kept []byte
+}
+
+func (c *recordingConn) Write(b []byte) (int, error) {
+	if c.hold {
+		c.kept = append(c.kept, b...)
+		return len(b), nil
+	}
+	return c.Conn.Write(b)
+}
+
+// TestSlowlorisTLSRecords: over TLS a PDU can start inside a record that
+// is not complete yet, so no decrypted byte shows it. A record trickled one
+// raw byte at a time, and the first bytes of a record sent in one segment
+// behind a complete one, are both closed as IncompletePDU.
+func TestSlowlorisTLSRecords(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		send func(raw net.Conn, complete, partial []byte, interval time.Duration)
+	}{
+		{"record trickled", func(raw net.Conn, complete, partial []byte, interval time.Duration) {
+			raw.Write(complete)
+			for i := range partial {
+				if _, err := raw.Write(partial[i : i+1]); err != nil {
+					return
+				}
+				time.Sleep(interval)
+			}
+		}},
+		{"partial record behind a complete one", func(raw net.Conn, complete, partial []byte, _ time.Duration) {
+			raw.Write(append(append([]byte(nil), complete...), partial[:3]...))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, ev := slowlorisServer(t, testCreds)
+			srv.StartTLS()
+			raw, err := net.Dial("tcp", srv.Addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rc := &recordingConn{Conn: raw}
+			conn := tls.Client(rc, srv.ClientTLSConfig)
+			if err := conn.Handshake(); err != nil {
+				t.Fatal(err)
+			}
+			c := smppdtest.NewClient(t, conn)
+			c.Bind(pdu.CmdBindTransceiver, testUser, testPass)
+
+			rc.hold = true
+			conn.Write(encode(t, 5, &pdu.EnquireLink{}))
+			complete := rc.kept
+			rc.kept = nil
+			conn.Write(encode(t, 6, submit()))
+			partial := rc.kept
+			rc.hold = false
+
+			tc.send(raw, complete, partial, srv.ReadTimeout/4)
+			c.Expect(pdu.CmdEnquireLinkResp, pdu.StatusOK, 5)
+			closed := ev.wait(t, smppd.StateClosed)
+			if closed.reason != smppd.IncompletePDU {
+				t.Fatalf("closed as %v, want %v", closed.reason, smppd.IncompletePDU)
+			}
+			c.ExpectClosed()
+		})
 	}
 }
