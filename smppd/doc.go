@@ -27,16 +27,19 @@
 //
 // # Timeouts and abuse limits
 //
-// Deadlines are enforced by the write loop's timer closing the connection,
-// not by per-read deadlines, so that the hot path sets no deadline per PDU:
-// a connection that has not bound within BindTimeout is closed whatever it
-// sends (a slowloris that trickles a partial bind included); a bound one
-// that completes no PDU for EnquireLinkInterval gets enquire_link, and
-// after MaxUnansweredEnquires of them (or IdleTimeout) it is closed, which
-// also bounds a partial PDU trickled by a bound client. Writes carry a
-// WriteTimeout deadline. Before a bind only MaxUnboundRequests requests are
-// answered and MaxBindAttempts binds tried; MaxConns and MaxConnsPerIP are
-// applied at accept; MaxPending bounds the work a client's window can put
-// in flight; WriteQueueLen bounds what a client that does not read can make
-// the server hold.
+// Most deadlines are enforced by the write loop's timer closing the
+// connection: a connection that has not bound within BindTimeout is closed
+// whatever it sends; a bound one that completes no PDU for
+// EnquireLinkInterval gets enquire_link, and after MaxUnansweredEnquires of
+// them (or IdleTimeout) it is closed. A PDU that has started must complete
+// within ReadTimeout, bound or not (a slowloris that trickles a partial PDU,
+// or over TLS a partial record): that one is a socket read deadline, set
+// only while a PDU is incomplete, so a stream of whole PDUs costs at most
+// one deadline change per read system call. Writes carry a WriteTimeout
+// deadline, and a receiver that lets MaxResponseTimeouts requests in a row
+// time out is closed as SlowConsumer. Before a bind only MaxUnboundRequests
+// requests are answered and MaxBindAttempts binds tried; MaxConns and
+// MaxConnsPerIP are applied at accept; MaxPending bounds the work a
+// client's window can put in flight; WriteQueueLen bounds what a client
+// that does not read can make the server hold.
 package smppd
