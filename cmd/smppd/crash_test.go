@@ -1,13 +1,16 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -29,7 +32,10 @@ type ledger struct {
 	// per id: a duplicate within one lifetime is not the crash window.
 	deliveredIn map[string][]int
 	reused      []string
-	stray       []string // receipts for ids whose submit_sm_resp never arrived
+	// overtaken lists ids whose receipt arrived before their
+	// submit_sm_resp on the same transceiver: clients cannot match those.
+	overtaken []string
+	stray     []string // receipts for ids whose submit_sm_resp never arrived
 }
 
 func newLedger() *ledger {
@@ -88,6 +94,9 @@ func (e *pipelinedESME) readLoop(r *pdu.Reader) {
 					e.l.mu.Lock()
 					if _, dup := e.l.acked[resp.MessageID]; dup {
 						e.l.reused = append(e.l.reused, resp.MessageID)
+					}
+					if e.l.receipts[resp.MessageID] > 0 {
+						e.l.overtaken = append(e.l.overtaken, resp.MessageID)
 					}
 					e.l.acked[resp.MessageID] = e.round
 					e.l.mu.Unlock()
@@ -217,6 +226,18 @@ func TestCrashKeepsAcknowledgedMessages(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// The receipts of committed but unacknowledged messages are owed too:
+	// wait until the store has delivered (and committed the ack of) every one.
+	for {
+		n, err := metricValue(d.http, "smppd_receipts_pending")
+		if err == nil && n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("receipts still pending in the store at the deadline: %v (%v)", n, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	e.write(99, pdu.StatusOK, &pdu.Unbind{})
 	<-readDone
 	if err := d.stop(t); err != nil {
@@ -227,6 +248,9 @@ func TestCrashKeepsAcknowledgedMessages(t *testing.T) {
 	defer l.mu.Unlock()
 	if len(l.reused) > 0 {
 		t.Errorf("message ids handed out twice: %v", l.reused[:min(5, len(l.reused))])
+	}
+	if len(l.overtaken) > 0 {
+		t.Errorf("%d receipts arrived before their submit_sm_resp, e.g. %v", len(l.overtaken), l.overtaken[:min(5, len(l.overtaken))])
 	}
 	// The documented window: a receipt is delivered again only when the kill
 	// fell between the client's deliver_sm_resp and the commit of that ack.
@@ -296,3 +320,19 @@ func (l *ledger) missing() []string {
 }
 
 var _ = fmt.Sprint
+
+// metricValue reads one unlabelled sample from the daemon's /metrics.
+func metricValue(httpAddr, name string) (float64, error) {
+	resp, err := http.Get("http://" + httpAddr + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			return strconv.ParseFloat(v, 64)
+		}
+	}
+	return 0, fmt.Errorf("%s not in /metrics", name)
+}

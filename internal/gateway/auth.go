@@ -31,6 +31,7 @@ type tokenState struct {
 	dispatching bool
 	wake        chan struct{}
 	inflight    map[uint64]struct{} // receipt queue keys sent and not yet settled
+	held        map[uint64]struct{} // message ids whose receipt waits for their response
 	retryAt     time.Time           // when failed receipts go out again
 }
 
@@ -55,6 +56,7 @@ func (g *Gateway) state(t tokenstore.Token) *tokenState {
 			sessions: make(map[uint64]*smppd.Session),
 			wake:     make(chan struct{}, 1),
 			inflight: make(map[uint64]struct{}),
+			held:     make(map[uint64]struct{}),
 		}
 		ts.tok.Store(&t)
 		g.byToken[t.ID] = ts

@@ -83,7 +83,7 @@ func (ts *tokenState) dispatch() {
 				}
 			}
 		}
-		for len(buffered) > 0 && ts.send(receivers, &buffered[0]) {
+		for len(buffered) > 0 && !ts.isHeld(buffered[0].MessageID) && ts.send(receivers, &buffered[0]) {
 			buffered = buffered[1:]
 		}
 
@@ -112,6 +112,38 @@ func (ts *tokenState) receiverSnapshot() []*smppd.Session {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	return append([]*smppd.Session(nil), ts.receivers...)
+}
+
+// hold keeps the receipts of these messages from going out until release
+// (see commit: a receipt must not overtake its submit_sm_resp).
+func (ts *tokenState) hold(msgIDs []uint64) {
+	if len(msgIDs) == 0 {
+		return
+	}
+	ts.mu.Lock()
+	for _, id := range msgIDs {
+		ts.held[id] = struct{}{}
+	}
+	ts.mu.Unlock()
+}
+
+// release lets them go; the caller wakes the dispatcher.
+func (ts *tokenState) release(msgIDs []uint64) {
+	if len(msgIDs) == 0 {
+		return
+	}
+	ts.mu.Lock()
+	for _, id := range msgIDs {
+		delete(ts.held, id)
+	}
+	ts.mu.Unlock()
+}
+
+func (ts *tokenState) isHeld(msgID uint64) bool {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	_, ok := ts.held[msgID]
+	return ok
 }
 
 func (ts *tokenState) isInflight(seq uint64) bool {

@@ -78,7 +78,7 @@ func (g *Gateway) submitOne(w smppd.ResponseWriter, ts *tokenState, orig pdu.PDU
 	}
 	sub.serviceType, sub.protocolID = serviceType, protocolID
 	m := g.newMessage(tok, &sub, now, orig)
-	g.commit(tok, []*msgstore.Message{m}, func(err error) {
+	g.commit(ts, tok, []*msgstore.Message{m}, func(err error) {
 		st := storeStatus(err)
 		g.obs.Submit(st, time.Since(start), segments(&sub))
 		if st != pdu.StatusOK {
@@ -139,7 +139,7 @@ func (g *Gateway) submitMulti(w smppd.ResponseWriter, ts *tokenState, p *pdu.Sub
 		w.Respond(first, nil)
 		return
 	}
-	g.commit(tok, msgs, func(err error) {
+	g.commit(ts, tok, msgs, func(err error) {
 		st := storeStatus(err)
 		g.obs.Submit(st, time.Since(start), len(msgs))
 		if st != pdu.StatusOK {
@@ -242,11 +242,12 @@ func (g *Gateway) eventTime(m *msgstore.Message, now time.Time) time.Time {
 // (SubmitFinal): one commit per message. The 9006 rule with intermediate
 // notifications asked for takes two steps; the gateway reports those right
 // after the commit, and claims them meanwhile so the due loop leaves them be.
-func (g *Gateway) commit(tok *tokenstore.Token, msgs []*msgstore.Message, done func(error)) {
+func (g *Gateway) commit(ts *tokenState, tok *tokenstore.Token, msgs []*msgstore.Message, done func(error)) {
 	now := g.now()
 	type final struct {
-		m *msgstore.Message
-		t msgstore.Transition
+		m   *msgstore.Message
+		t   msgstore.Transition
+		err error // of its own SubmitFinal
 	}
 	var finals []final
 	var plain, twoStep []*msgstore.Message
@@ -266,9 +267,17 @@ func (g *Gateway) commit(tok *tokenstore.Token, msgs []*msgstore.Message, done f
 				continue
 			}
 			m.State, m.DoneAt, m.DueAt = out.state, now, time.Time{}
-			finals = append(finals, final{m, g.transitionFor(tok, m, out.state, now, out, time.Time{})})
+			finals = append(finals, final{m: m, t: g.transitionFor(tok, m, out.state, now, out, time.Time{})})
 		}
 	}
+	// A receipt committed with its message is held back until the response
+	// is queued: a dispatcher woken by another message of the same commit
+	// would otherwise send it ahead of its submit_sm_resp.
+	held := make([]uint64, len(finals))
+	for i, f := range finals {
+		held[i] = f.m.ID
+	}
+	ts.hold(held)
 	if len(twoStep) > 0 {
 		g.claimMu.Lock()
 		for _, m := range twoStep {
@@ -294,6 +303,12 @@ func (g *Gateway) commit(tok *tokenstore.Token, msgs []*msgstore.Message, done f
 			return
 		}
 		done(err)
+		ts.release(held)
+		for _, f := range finals {
+			if f.err == nil {
+				g.transitioned(f.m, f.t)
+			}
+		}
 		if delayed && err == nil {
 			wake(g.dueWake)
 		}
@@ -305,11 +320,10 @@ func (g *Gateway) commit(tok *tokenstore.Token, msgs []*msgstore.Message, done f
 			g.report(tok, m, now, func() { g.unclaim(m.ID) })
 		}
 	}
-	for _, f := range finals {
+	for i := range finals {
+		f := &finals[i]
 		g.store.SubmitFinal(f.m, f.t, func(err error) {
-			if err == nil {
-				g.transitioned(f.m, f.t)
-			}
+			f.err = err
 			one(err)
 		})
 	}
