@@ -509,3 +509,70 @@ func TestDataSMAndSubmitMulti(t *testing.T) {
 		t.Errorf("receipts for %v, want both valid destinations", dests)
 	}
 }
+
+// TestDelayedScheduledAndExpired: with a receipt delay the outcome comes
+// later; a message scheduled after its validity period ends gets EXPIRED at
+// the end of its validity; replace_sm changes a scheduled message's text and
+// brings its delivery forward.
+func TestDelayedScheduledAndExpired(t *testing.T) {
+	e := newEnv(t, gateway.Config{TestReceiptDelay: 200 * time.Millisecond})
+	tok, pw := e.token("later", true, nil)
+	c := dialRaw(t, e.addr)
+	if st := c.bind(pdu.CmdBindTransceiver, tok.SystemID, pw); st != pdu.StatusOK {
+		t.Fatalf("bind: %v", st)
+	}
+
+	delayed := submit("447700900020", 1)
+	expiring := submit("447700900021", 1)
+	expiring.ScheduleDeliveryTime = "000000000005000R" // in 5 s
+	expiring.ValidityPeriod = "000000000001000R"       // valid for 1 s
+	replaced := submit("447700900022", 1)
+	replaced.ScheduleDeliveryTime = "000001000000000R" // tomorrow
+
+	start := time.Now()
+	ids := map[string]string{} // id → which
+	for name, s := range map[string]*pdu.SubmitSM{"delayed": delayed, "expiring": expiring, "replaced": replaced} {
+		h, resp := c.call(s)
+		if h.Status != pdu.StatusOK {
+			t.Fatalf("%s: %v", name, h.Status)
+		}
+		ids[idOf(t, resp)] = name
+	}
+	var replacedID string
+	for id, name := range ids {
+		if name == "replaced" {
+			replacedID = id
+		}
+	}
+	r := &pdu.ReplaceSM{MessageID: replacedID, Source: replaced.Source, ScheduleDeliveryTime: "000000000001000R",
+		RegisteredDelivery: 1, ShortMessage: []byte("replaced text")}
+	if h, _ := c.call(r); h.Status != pdu.StatusOK {
+		t.Fatalf("replace_sm: %v", h.Status)
+	}
+
+	got := map[string]pdu.Receipt{}
+	for len(got) < 3 {
+		h, p := c.next()
+		if h.ID != pdu.CmdDeliverSM {
+			t.Fatalf("unexpected %v", h.ID)
+		}
+		_, rc := receipt(t, p)
+		got[ids[rc.ID]] = rc
+		c.ack(h)
+	}
+	if time.Since(start) < 200*time.Millisecond {
+		t.Errorf("receipts came before the 200ms delay")
+	}
+	if got["delayed"].Stat != pdu.StateDelivered {
+		t.Errorf("delayed: %v, want DELIVRD", got["delayed"].Stat)
+	}
+	if got["expiring"].Stat != pdu.StateExpired {
+		t.Errorf("scheduled past its validity: %v, want EXPIRED", got["expiring"].Stat)
+	}
+	if rc := got["replaced"]; rc.Stat != pdu.StateDelivered || !strings.HasPrefix("replaced text", strings.TrimSpace(rc.Text)) {
+		t.Errorf("replaced: %+v, want DELIVRD with the new text", rc)
+	}
+	if h, _ := c.call(&pdu.ReplaceSM{MessageID: replacedID, ShortMessage: []byte("too late")}); h.Status != pdu.StatusReplaceFail {
+		t.Errorf("replace of a final message = %v, want ESME_RREPLACEFAIL", h.Status)
+	}
+}
