@@ -114,6 +114,10 @@ while (1) {
             } else {
                 out($req->[0], $pdu->{status});
             }
+            if ($req->[0] eq 'unbind') {    # smppd closes the connection after unbind_resp
+                $select->remove($s);
+                $s->close;
+            }
         } else {
             fail(sprintf('unexpected request cmd=0x%08x', $cmd));
         }

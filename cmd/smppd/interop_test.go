@@ -1,0 +1,464 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"text/template"
+	"time"
+)
+
+// The interop tests bind widely used third-party SMPP clients to the real
+// daemon: node-smpp (npm "smpp"), Perl Net::SMPP, the C library libsmpp34
+// and Kannel's bearerbox+smsbox (go-smpp is covered by the other tests).
+// Their programs and configuration live in test/interop (see its README);
+// .ci/run installs the tools. A subtest is skipped, saying what to
+// install, only when its tool is missing on the machine.
+
+const interopDir = "../../test/interop"
+
+// interopDests are the destinations every client submits to, with the
+// receipt smppd's test mode owes each (README "Test mode").
+var interopDests = []struct {
+	dest  string
+	stat  string // Appendix B stat word
+	state string // message_state TLV
+}{
+	{"15550002", "DELIVRD", "2"},
+	{"15559001", "UNDELIV", "5"},
+}
+
+// interopToken issues a test-mode SMPP token through the real CLI. Each
+// subtest has its own, so receipts (served round-robin to a token's
+// receivers) cannot go to another client.
+func interopToken(t *testing.T, dataDir, name string) (systemID, password string) {
+	t.Helper()
+	out := runCLI(t, "token", "create", "--data-dir", dataDir, "--name", name, "--smpp", "--test", "--output", "json")
+	var created struct {
+		SystemID string `json:"system_id"`
+		Password string `json:"password"`
+	}
+	if err := json.Unmarshal(out, &created); err != nil || created.SystemID == "" || len(created.Password) != 8 {
+		t.Fatalf("token create output %q: %v (want an 8-character password)", out, err)
+	}
+	return created.SystemID, created.Password
+}
+
+func TestInterop(t *testing.T) {
+	dataDir := t.TempDir()
+	d := startDaemon(t, dataDir)
+	host, port, err := net.SplitHostPort(d.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dests := make([]string, len(interopDests))
+	for i, want := range interopDests {
+		dests[i] = want.dest
+	}
+
+	// runClient runs one client program with the common arguments and
+	// checks the lines it printed.
+	runClient := func(t *testing.T, mode string, binds []string, argv ...string) {
+		systemID, password := interopToken(t, dataDir, strings.ReplaceAll(t.Name(), "/", "-"))
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		args := append(argv[1:], host, port, systemID, password, mode)
+		cmd := exec.CommandContext(ctx, argv[0], append(args, dests...)...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		t.Logf("%s output:\n%s", filepath.Base(argv[len(argv)-1]), out)
+		if err != nil {
+			t.Fatalf("%s: %v\nstderr:\n%s", strings.Join(argv, " "), err, stderr.String())
+		}
+		checkClientLines(t, string(out), binds)
+	}
+
+	t.Run("node-smpp", func(t *testing.T) {
+		t.Parallel()
+		node, err := exec.LookPath("node")
+		if err != nil {
+			t.Skip("node is not installed: install Node.js 18+ (CI: .ci/run)")
+		}
+		if _, err := os.Stat(filepath.Join(interopDir, "node/node_modules/smpp")); err != nil {
+			t.Skip("npm package smpp missing: run `npm ci` in test/interop/node (CI: .ci/run)")
+		}
+		script := filepath.Join(interopDir, "node/client.js")
+		t.Run("transceiver", func(t *testing.T) {
+			runClient(t, "trx", []string{"transceiver"}, node, script)
+		})
+		t.Run("transmitter+receiver", func(t *testing.T) {
+			runClient(t, "txrx", []string{"receiver", "transmitter"}, node, script)
+		})
+	})
+
+	t.Run("perl-Net-SMPP", func(t *testing.T) {
+		t.Parallel()
+		perl, err := exec.LookPath("perl")
+		if err != nil {
+			t.Skip("perl is not installed")
+		}
+		if out, err := exec.Command(perl, "-MNet::SMPP", "-e1").CombinedOutput(); err != nil {
+			t.Skipf("Net::SMPP missing: apt-get install libnet-smpp-perl (CI: .ci/run): %s", bytes.TrimSpace(out))
+		}
+		script := filepath.Join(interopDir, "perl/client.pl")
+		t.Run("transceiver", func(t *testing.T) {
+			runClient(t, "trx", []string{"transceiver"}, perl, script)
+		})
+		t.Run("transmitter+receiver", func(t *testing.T) {
+			runClient(t, "txrx", []string{"receiver", "transmitter"}, perl, script)
+		})
+	})
+
+	t.Run("c-libsmpp34", func(t *testing.T) {
+		t.Parallel()
+		cc, err := exec.LookPath("gcc")
+		if err != nil {
+			t.Skip("gcc is not installed (CI: .ci/run)")
+		}
+		const include = "/usr/include/libsmpp34"
+		if _, err := os.Stat(filepath.Join(include, "smpp34.h")); err != nil {
+			t.Skip("libsmpp34 headers missing: apt-get install libsmpp34-dev (CI: .ci/run)")
+		}
+		bin := filepath.Join(t.TempDir(), "client")
+		if out, err := exec.Command(cc, "-Wall", "-Werror", "-o", bin, filepath.Join(interopDir, "c/client.c"),
+			"-I"+include, "-lsmpp34").CombinedOutput(); err != nil {
+			t.Fatalf("compiling the libsmpp34 client: %v\n%s", err, out)
+		}
+		t.Run("transceiver", func(t *testing.T) {
+			runClient(t, "trx", []string{"transceiver"}, bin)
+		})
+	})
+
+	t.Run("kannel", func(t *testing.T) {
+		t.Parallel()
+		systemID, password := interopToken(t, dataDir, "kannel")
+		testKannel(t, host, port, systemID, password)
+	})
+}
+
+// checkClientLines checks what a client program printed (the line protocol
+// of test/interop/README.md): every bind, submit, enquire_link and unbind
+// answered ESME_ROK, one receipt per submit that the client parsed, whose
+// receipted_message_id TLV and text id: both equal the submit_sm_resp
+// message_id, with the stat and message_state test mode owes.
+func checkClientLines(t *testing.T, out string, binds []string) {
+	t.Helper()
+	type receipt struct{ textID, stat, state, esm string }
+	var (
+		gotBinds          []string
+		submitted         = map[string]string{}  // dest -> message_id
+		receipts          = map[string]receipt{} // receipted_message_id -> receipt
+		enquires, unbinds int
+		done              bool
+	)
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) == 0 {
+			continue
+		}
+		bad := func() { t.Errorf("client line %q", sc.Text()) }
+		switch {
+		case f[0] == "bind" && len(f) == 3:
+			if f[2] != "0" {
+				bad()
+			}
+			gotBinds = append(gotBinds, f[1])
+		case f[0] == "submit" && len(f) == 4:
+			if f[2] != "0" || f[3] == "-" {
+				bad()
+			}
+			submitted[f[1]] = f[3]
+		case f[0] == "receipt" && len(f) == 6:
+			if _, dup := receipts[f[1]]; dup {
+				t.Errorf("receipt for %s twice (was deliver_sm_resp understood?)", f[1])
+			}
+			receipts[f[1]] = receipt{f[2], f[3], f[4], f[5]}
+		case f[0] == "enquire_link" && len(f) == 2:
+			if f[1] != "0" {
+				bad()
+			}
+			enquires++
+		case f[0] == "unbind" && len(f) == 2:
+			if f[1] != "0" {
+				bad()
+			}
+			unbinds++
+		case f[0] == "done":
+			done = true
+		default:
+			bad()
+		}
+	}
+	if strings.Join(gotBinds, ",") != strings.Join(binds, ",") {
+		t.Errorf("binds %v, want %v", gotBinds, binds)
+	}
+	for _, want := range interopDests {
+		id, ok := submitted[want.dest]
+		if !ok {
+			t.Errorf("no submit_sm_resp for %s", want.dest)
+			continue
+		}
+		r, ok := receipts[id]
+		if !ok {
+			t.Errorf("%s: no receipt whose receipted_message_id is the submit_sm_resp id %q", want.dest, id)
+			continue
+		}
+		if r != (receipt{id, want.stat, want.state, "4"}) {
+			t.Errorf("%s: receipt id:%s stat:%s message_state:%s esm_class:%s, want id:%s stat:%s message_state:%s esm_class:4",
+				want.dest, r.textID, r.stat, r.state, r.esm, id, want.stat, want.state)
+		}
+	}
+	if len(receipts) != len(interopDests) {
+		t.Errorf("%d receipts, want %d", len(receipts), len(interopDests))
+	}
+	if enquires != len(binds) || unbinds != len(binds) {
+		t.Errorf("%d enquire_link_resp and %d unbind_resp, want %d each", enquires, unbinds, len(binds))
+	}
+	if !done {
+		t.Error("the client did not finish")
+	}
+}
+
+// kannelDLR is one delivery report Kannel's smsbox called the dlr-url with.
+type kannelDLR struct {
+	dest      string
+	typ       string // %d: 1 delivered, 2 failed, 8 accepted by the SMSC
+	foreignID string // %F: the SMSC's message id
+	text      string // %A: the receipt's text, or "ACK/" for type 8
+}
+
+// testKannel runs bearerbox (binding a transceiver to smppd with the smsc
+// group of docs/integration-guide.md) and smsbox, sends one message per
+// destination through sendsms with dlr-mask 11 (delivered, failed, SMSC
+// accepted), and reads the reports from dlr-url: the type 8 report carries
+// the submit_sm_resp id, the final one exists only when Kannel matched the
+// receipt's id to it.
+func testKannel(t *testing.T, host, port, systemID, password string) {
+	var bins [2]string
+	for i, name := range []string{"bearerbox", "smsbox"} {
+		p, err := exec.LookPath(name)
+		if err != nil {
+			if p, err = exec.LookPath("/usr/sbin/" + name); err != nil {
+				t.Skipf("Kannel's %s is not installed: apt-get install kannel (CI: .ci/run)", name)
+			}
+		}
+		bins[i] = p
+	}
+
+	dlrs := make(chan kannelDLR, 16)
+	dlrServer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		dlrs <- kannelDLR{dest: q.Get("dest"), typ: q.Get("type"), foreignID: q.Get("fid"), text: q.Get("text")}
+	}))
+	t.Cleanup(dlrServer.Close)
+
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "kannel.conf")
+	vars := struct {
+		Dir, Secret, SMPPPort, SystemID, Password string
+		AdminPort, SmsboxPort, SendsmsPort        int
+	}{dir, "interop1", port, systemID, password, freePort(t), freePort(t), freePort(t)}
+	tmpl := template.Must(template.ParseFiles(filepath.Join(interopDir, "kannel/kannel.conf.tmpl")))
+	var rendered bytes.Buffer
+	if err := tmpl.Execute(&rendered, vars); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(conf, rendered.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bearerbox := startKannelBox(t, bins[0], conf, filepath.Join(dir, "bearerbox.out"))
+	// smsbox gives up at once when bearerbox does not listen yet.
+	waitForListener(t, vars.SmsboxPort, 15*time.Second)
+	startKannelBox(t, bins[1], conf, filepath.Join(dir, "smsbox.out"))
+	bearerLog := filepath.Join(dir, "bearerbox.log")
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, f := range []string{"bearerbox.log", "smsbox.log", "bearerbox.out", "smsbox.out"} {
+				b, _ := os.ReadFile(filepath.Join(dir, f))
+				t.Logf("%s (last 6 kB):\n%s", f, b[max(0, len(b)-6<<10):])
+			}
+		}
+	})
+
+	for _, want := range interopDests {
+		dlrURL := dlrServer.URL + "/dlr?dest=" + want.dest + "&type=%d&fid=%F&text=%A"
+		q := url.Values{"username": {"interop"}, "password": {vars.Secret}, "from": {"15550001"},
+			"to": {want.dest}, "text": {"hello from Kannel"}, "dlr-mask": {"11"}, "dlr-url": {dlrURL}}
+		sendsms(t, fmt.Sprintf("http://127.0.0.1:%d/cgi-bin/sendsms?%s", vars.SendsmsPort, q.Encode()))
+	}
+
+	// Per destination: the id smppd answered submit_sm with (type 8), and
+	// the final report Kannel matched to it.
+	accepted := map[string]string{}
+	final := map[string]kannelDLR{}
+	deadline := time.After(20 * time.Second)
+	for len(final) < len(interopDests) || len(accepted) < len(interopDests) {
+		select {
+		case r := <-dlrs:
+			t.Logf("dlr-url: dest=%s type=%s id=%s text=%q", r.dest, r.typ, r.foreignID, r.text)
+			if r.typ == "8" {
+				accepted[r.dest] = r.foreignID
+			} else {
+				final[r.dest] = r
+			}
+		case <-deadline:
+			t.Fatalf("after 20s Kannel reported submits %v and receipts %v", accepted, final)
+		}
+	}
+	for _, want := range interopDests {
+		id, r := accepted[want.dest], final[want.dest]
+		wantType := map[string]string{"DELIVRD": "1", "UNDELIV": "2"}[want.stat]
+		if id == "" || r.foreignID != id || r.typ != wantType ||
+			!strings.Contains(r.text, "id:"+id+" ") || !strings.Contains(r.text, "stat:"+want.stat+" ") {
+			t.Errorf("%s: submit_sm_resp id %q, report type %s id %q text %q; want type %s, the same id, stat:%s",
+				want.dest, id, r.typ, r.foreignID, r.text, wantType, want.stat)
+		}
+	}
+
+	// enquire-link-interval is 1s: wait for one answered enquire_link.
+	waitForLog(t, bearerLog, kannelGotOK("enquire_link_resp"), 5*time.Second)
+	if b, _ := os.ReadFile(bearerLog); !kannelGotOK("bind_transceiver_resp").Match(stripLogPrefix(b)) {
+		t.Error("bearerbox.log has no successful bind_transceiver_resp")
+	} else if bytes.Contains(b, []byte("could not find message")) {
+		t.Error("bearerbox.log: Kannel got a receipt it could not match to a message")
+	}
+
+	// Shutting bearerbox down unbinds the SMSC link.
+	shutdown := fmt.Sprintf("http://127.0.0.1:%d/shutdown?password=%s", vars.AdminPort, vars.Secret)
+	if resp, err := http.Get(shutdown); err != nil {
+		t.Fatalf("kannel shutdown: %v", err)
+	} else {
+		resp.Body.Close()
+	}
+	select {
+	case <-bearerbox:
+	case <-time.After(15 * time.Second):
+		t.Fatal("bearerbox did not stop within 15s of /shutdown")
+	}
+	waitForLog(t, bearerLog, kannelGotOK("unbind_resp"), time.Second)
+}
+
+// freePort returns a TCP port on 127.0.0.1 that was free a moment ago, for
+// programs (Kannel) that cannot be told to listen on port 0.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startKannelBox runs a Kannel box on conf; it is killed at cleanup if it
+// still runs. The returned channel is closed when it exits.
+func startKannelBox(t *testing.T, bin, conf, outFile string) <-chan struct{} {
+	t.Helper()
+	out, err := os.Create(outFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, conf)
+	cmd.Dir = filepath.Dir(conf)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		out.Close()
+		close(exited)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-exited:
+		default:
+			cmd.Process.Kill()
+			<-exited
+		}
+	})
+	return exited
+}
+
+// waitForListener waits until something accepts connections on the port.
+func waitForListener(t *testing.T, port int, wait time.Duration) {
+	t.Helper()
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	for deadline := time.Now().Add(wait); ; time.Sleep(50 * time.Millisecond) {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing listens on %s after %v: %v", addr, wait, err)
+		}
+	}
+}
+
+// sendsms calls smsbox's sendsms, retrying while smsbox is still starting.
+func sendsms(t *testing.T, u string) {
+	t.Helper()
+	var lastErr error
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		resp, err := http.Get(u)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("sendsms: %s: %s", resp.Status, body)
+		}
+		return
+	}
+	t.Fatalf("sendsms: smsbox did not answer within 15s: %v", lastErr)
+}
+
+var (
+	logPrefix = regexp.MustCompile(`(?m)^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[\d+\] \[\d+\] [A-Z]+: +`)
+)
+
+// kannelGotOK matches bearerbox's dump of a received PDU of that type with
+// command_status 0 (in a log whose line prefixes were stripped).
+func kannelGotOK(typeName string) *regexp.Regexp {
+	return regexp.MustCompile(`Got PDU:\nSMPP PDU \S+ dump:\ntype_name: ` + typeName + `\n.*\ncommand_status: 0 `)
+}
+
+// stripLogPrefix removes Kannel's "date [pid] [thread] LEVEL:" line prefixes,
+// so PDU dumps can be matched line by line.
+func stripLogPrefix(b []byte) []byte {
+	return logPrefix.ReplaceAll(b, nil)
+}
+
+// waitForLog waits until the Kannel log file matches re (prefixes stripped).
+func waitForLog(t *testing.T, file string, re *regexp.Regexp, wait time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(wait); ; time.Sleep(100 * time.Millisecond) {
+		b, _ := os.ReadFile(file)
+		if re.Match(stripLogPrefix(b)) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("%s: no %q within %v", filepath.Base(file), re, wait)
+			return
+		}
+	}
+}
