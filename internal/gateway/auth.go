@@ -33,6 +33,8 @@ type tokenState struct {
 	inflight    map[uint64]struct{} // receipt queue keys sent and not yet settled
 	held        map[uint64]struct{} // message ids whose receipt waits for their response
 	retryAt     time.Time           // when failed receipts go out again
+	acks        []uint64            // receipts answered ESME_ROK, waiting for the next AckReceipts
+	acking      bool                // an AckReceipts is queued or committing
 }
 
 func (ts *tokenState) token() *tokenstore.Token { return ts.tok.Load() }

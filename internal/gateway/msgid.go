@@ -60,6 +60,18 @@ func (f IDFormat) String() string {
 // high nibble of octet 6.
 var uuidPrefix = [8]byte{'s', 'm', 'p', 'p', 'd', 0, 0x80, 0}
 
+// Append appends the spelling of id to b (Format without the string).
+func (f IDFormat) Append(b []byte, id uint64) []byte {
+	switch f {
+	case IDDecimal:
+		return strconv.AppendUint(b, id, 10)
+	case IDUUID:
+		return append(b, f.Format(id)...)
+	default:
+		return strconv.AppendUint(b, id, 16)
+	}
+}
+
 // Format spells id.
 func (f IDFormat) Format(id uint64) string {
 	switch f {

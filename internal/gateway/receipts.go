@@ -44,6 +44,7 @@ func (ts *tokenState) dispatch() {
 		cursor   uint64 // highest queue key read so far
 		buffered []msgstore.Receipt
 		timer    = time.NewTimer(time.Hour)
+		rb       receiptBuilder
 	)
 	defer timer.Stop()
 	for {
@@ -76,14 +77,18 @@ func (ts *tokenState) dispatch() {
 			if err != nil {
 				g.log.Error("receipts: reading queue", "token", ts.id, "err", err)
 			}
+			// Filtered in place, under one lock for the batch.
+			buffered = recs[:0]
+			ts.mu.Lock()
 			for _, r := range recs {
 				cursor = max(cursor, r.Seq)
-				if !ts.isInflight(r.Seq) {
+				if _, sent := ts.inflight[r.Seq]; !sent {
 					buffered = append(buffered, r)
 				}
 			}
+			ts.mu.Unlock()
 		}
-		for len(buffered) > 0 && !ts.isHeld(buffered[0].MessageID) && ts.send(receivers, &buffered[0]) {
+		for len(buffered) > 0 && !ts.isHeld(buffered[0].MessageID) && ts.send(receivers, &buffered[0], &rb) {
 			buffered = buffered[1:]
 		}
 
@@ -139,6 +144,19 @@ func (ts *tokenState) release(msgIDs []uint64) {
 	ts.mu.Unlock()
 }
 
+// holdOne and releaseOne are hold and release for one message, without a slice.
+func (ts *tokenState) holdOne(msgID uint64) {
+	ts.mu.Lock()
+	ts.held[msgID] = struct{}{}
+	ts.mu.Unlock()
+}
+
+func (ts *tokenState) releaseOne(msgID uint64) {
+	ts.mu.Lock()
+	delete(ts.held, msgID)
+	ts.mu.Unlock()
+}
+
 func (ts *tokenState) isHeld(msgID uint64) bool {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
@@ -146,19 +164,19 @@ func (ts *tokenState) isHeld(msgID uint64) bool {
 	return ok
 }
 
-func (ts *tokenState) isInflight(seq uint64) bool {
-	ts.mu.Lock()
-	defer ts.mu.Unlock()
-	_, ok := ts.inflight[seq]
-	return ok
-}
-
 // send offers r to the receivers in round-robin order; false when every
 // window is full (a response will wake the dispatcher).
-func (ts *tokenState) send(receivers []*smppd.Session, r *msgstore.Receipt) bool {
+func (ts *tokenState) send(receivers []*smppd.Session, r *msgstore.Receipt, rb *receiptBuilder) bool {
 	g := ts.g
-	d := g.deliverSM(r)
 	seq := r.Seq
+	if !rb.ready || rb.seq != seq {
+		// Built once per receipt, not per attempt: with every window full
+		// the dispatcher retries the same receipt on each wake.
+		rb.build(g, r)
+		rb.seq, rb.ready = seq, true
+		rb.done = func(h pdu.Header, _ pdu.PDU, err error) { ts.settle(seq, h.Status, err) }
+	}
+	d := &rb.d
 	ts.mu.Lock()
 	ts.inflight[seq] = struct{}{}
 	ts.mu.Unlock()
@@ -167,8 +185,9 @@ func (ts *tokenState) send(receivers []*smppd.Session, r *msgstore.Receipt) bool
 		ts.next = (ts.next + 1) % len(receivers)
 		s := receivers[ts.next]
 		ts.mu.Unlock()
-		err := s.Send(d, func(h pdu.Header, _ pdu.PDU, err error) { ts.settle(seq, h.Status, err) })
+		err := s.Send(d, rb.done)
 		if err == nil {
+			rb.ready = false
 			return true
 		}
 		if !errors.Is(err, smppd.ErrWindowFull) && !errors.Is(err, smppd.ErrSessionClosed) && !errors.Is(err, smppd.ErrNotBound) {
@@ -187,16 +206,14 @@ func (ts *tokenState) settle(seq uint64, status pdu.Status, err error) {
 	g := ts.g
 	if err == nil && status == pdu.StatusOK {
 		g.obs.ReceiptSent(pdu.StatusOK)
-		g.store.AckReceipt(ts.id, seq, func(err error) {
-			if err != nil {
-				g.log.Error("receipts: ack", "token", ts.id, "err", err)
-			}
-			// Out of flight only once the ack is durable, so that a re-read
-			// of the queue cannot send it twice.
-			ts.mu.Lock()
-			delete(ts.inflight, seq)
-			ts.mu.Unlock()
-		})
+		ts.mu.Lock()
+		ts.acks = append(ts.acks, seq)
+		start := !ts.acking
+		ts.acking = true
+		ts.mu.Unlock()
+		if start {
+			ts.flushAcks(nil)
+		}
 		ts.wakeDispatcher()
 		return
 	}
@@ -213,13 +230,65 @@ func (ts *tokenState) settle(seq uint64, status pdu.Status, err error) {
 	ts.wakeDispatcher()
 }
 
-// deliverSM builds the receipt PDU (DESIGN.md decision 4): Appendix B text,
-// esm_class 0x04 (0x20 for an intermediate notification), the TLVs
-// receipted_message_id and message_state (plus network_error_code on a
-// failure), and source and destination swapped.
-func (g *Gateway) deliverSM(r *msgstore.Receipt) *pdu.DeliverSM {
+// flushAcks deletes the receipts answered so far in one store operation,
+// and, when that committed, the ones answered meanwhile: acks arriving
+// during a commit share the next one (one op per commit instead of one per
+// receipt). done, the previous batch, leaves flight first: only once its
+// ack is durable, so that a re-read of the queue cannot send it twice.
+func (ts *tokenState) flushAcks(done []uint64) {
+	ts.mu.Lock()
+	for _, seq := range done {
+		delete(ts.inflight, seq)
+	}
+	seqs := ts.acks
+	ts.acks = done[:0] // the finished batch's array takes the next acks
+	if len(seqs) == 0 {
+		ts.acking = false
+		ts.mu.Unlock()
+		return
+	}
+	ts.mu.Unlock()
+	g := ts.g
+	g.store.AckReceipts(ts.id, seqs, func(err error) {
+		if err != nil {
+			g.log.Error("receipts: ack", "token", ts.id, "receipts", len(seqs), "err", err)
+		}
+		ts.flushAcks(seqs)
+	})
+}
+
+// receiptBuilder builds a dispatcher's receipts (DESIGN.md decision 4):
+// Appendix B text, esm_class 0x04 (0x20 for an intermediate notification),
+// the TLVs receipted_message_id and message_state (plus network_error_code
+// on a failure), and source and destination swapped. It builds them into
+// buffers it reuses: Session.Send encodes the PDU before it returns, so one
+// DeliverSM with its text and TLV values serves every receipt. What is left
+// per receipt is one string holding the id and the quoted text (before: a
+// dozen allocations).
+type receiptBuilder struct {
+	d     pdu.DeliverSM
+	tlvs  [3]pdu.TLV
+	text  []byte // short_message
+	id    []byte // receipted_message_id value: the id and its NUL
+	strs  []byte // the id, then the quoted text: one string for pdu.Receipt
+	state [1]byte
+	ne    [3]byte
+
+	// The receipt last built (seq) and its Send callback, kept while the
+	// windows are full so that a retry rebuilds nothing.
+	seq   uint64
+	ready bool
+	done  func(pdu.Header, pdu.PDU, error)
+}
+
+// build returns the receipt PDU for r, valid until the next build.
+func (b *receiptBuilder) build(g *Gateway, r *msgstore.Receipt) *pdu.DeliverSM {
 	m := &r.Message
-	id := g.cfg.IDFormat.Format(r.MessageID)
+	b.strs = g.cfg.IDFormat.Append(b.strs[:0], r.MessageID)
+	n := len(b.strs)
+	b.strs = appendReceiptText(b.strs, m)
+	strs := string(b.strs)
+	id := strs[:n]
 	rc := pdu.Receipt{
 		ID:         id,
 		Sub:        1,
@@ -227,7 +296,7 @@ func (g *Gateway) deliverSM(r *msgstore.Receipt) *pdu.DeliverSM {
 		DoneDate:   r.DoneAt.UTC(),
 		Stat:       r.State,
 		Err:        r.ErrCode,
-		Text:       receiptText(m),
+		Text:       strs[n:],
 	}
 	if r.State == pdu.StateDelivered {
 		rc.Dlvrd = 1
@@ -235,52 +304,78 @@ func (g *Gateway) deliverSM(r *msgstore.Receipt) *pdu.DeliverSM {
 	if rc.Err == "" {
 		rc.Err = "000"
 	}
-	text, err := rc.AppendText(nil)
+	var err error
+	b.text, err = rc.AppendText(b.text[:0])
 	if err != nil {
 		// The fields come from the store and our own rules; a failure here
 		// is a bug, but the receipt still goes out with the TLVs.
 		g.log.Error("receipts: building text", "message", id, "err", err)
 	}
-	d := &pdu.DeliverSM{
+	b.id = append(append(b.id[:0], id...), 0)
+	b.state[0] = byte(r.State)
+	b.d = pdu.DeliverSM{
 		Source:       m.Dest,
 		Dest:         m.Source,
 		ESMClass:     esmReceipt,
 		DataCoding:   pdu.CodingDefault,
-		ShortMessage: text,
+		ShortMessage: b.text,
+		TLVs:         b.tlvs[:0],
 	}
+	d := &b.d
 	if !r.State.Final() {
 		d.ESMClass = esmIntermediate
 	}
-	d.TLVs.SetReceiptedMessageID(id)
-	d.TLVs.SetMessageState(r.State)
+	d.TLVs.Set(pdu.TagReceiptedMessageID, b.id)
+	d.TLVs.Set(pdu.TagMessageState, b.state[:])
 	if ne := m.NetworkError; ne != ([3]byte{}) && r.State != pdu.StateDelivered {
-		d.TLVs.SetNetworkErrorCode(ne[0], uint16(ne[1])<<8|uint16(ne[2]))
+		b.ne = ne
+		d.TLVs.Set(pdu.TagNetworkErrorCode, b.ne[:])
 	}
 	return d
 }
 
-// receiptText is the receipt's "text:" field: the first 20 characters of
-// the message when its coding is text, in printable ASCII ('?' for the
-// rest), since the receipt itself travels as data_coding 0.
-func receiptText(m *msgstore.Message) string {
+// appendReceiptText appends the receipt's "text:" field: the first 20
+// characters of the message when its coding is text, in printable ASCII
+// ('?' for the rest), since the receipt itself travels as data_coding 0.
+func appendReceiptText(b []byte, m *msgstore.Message) []byte {
 	switch m.DataCoding {
-	case pdu.CodingDefault, pdu.CodingIA5, pdu.CodingLatin1, pdu.CodingUCS2:
+	case pdu.CodingDefault, pdu.CodingIA5, pdu.CodingLatin1:
+		if plain := m.Text[:min(len(m.Text), pdu.ReceiptTextMax)]; isPlainASCII(plain) {
+			// The common case: octets that mean the same printable
+			// character in GSM 03.38, IA5 and Latin-1, one octet each.
+			return append(b, plain...)
+		}
+	case pdu.CodingUCS2:
 	default:
-		return "" // binary: nothing readable to quote
+		return b // binary: nothing readable to quote
 	}
 	s, err := coding.Decode(m.DataCoding, m.Text)
 	if err != nil {
-		return ""
+		return b
 	}
-	b := make([]byte, 0, pdu.ReceiptTextMax)
+	n := 0
 	for _, r := range s {
-		if len(b) == pdu.ReceiptTextMax {
+		if n == pdu.ReceiptTextMax {
 			break
 		}
 		if r < 0x20 || r > 0x7e {
 			r = '?'
 		}
 		b = append(b, byte(r))
+		n++
 	}
-	return string(b)
+	return b
+}
+
+// isPlainASCII reports whether every octet of b is a printable ASCII
+// character that GSM 03.38 (unpacked) spells with the same octet: 0x20–0x7E
+// less $ @ [ \ ] ^ _ ` { | } ~, which GSM uses for other characters.
+func isPlainASCII(b []byte) bool {
+	for _, c := range b {
+		switch {
+		case c < 0x20 || c > 0x7e, c == '$', c == '@', c >= '[' && c <= '`', c >= '{':
+			return false
+		}
+	}
+	return true
 }

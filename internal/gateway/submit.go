@@ -51,14 +51,19 @@ func (g *Gateway) submitSM(w smppd.ResponseWriter, ts *tokenState, p *pdu.Submit
 		esmClass: p.ESMClass, registeredDelivery: p.RegisteredDelivery, priority: p.PriorityFlag,
 		replaceIfPresent: p.ReplaceIfPresent, defaultMsgID: p.SMDefaultMsgID, dataCoding: p.DataCoding,
 		schedule: p.ScheduleDeliveryTime, validity: p.ValidityPeriod, shortMessage: p.ShortMessage, tlvs: p.TLVs,
-	}, func(id string) pdu.PDU { return &pdu.SubmitSMResp{MessageID: id} })
+	}, submitSMResp)
 }
 
 func (g *Gateway) dataSM(w smppd.ResponseWriter, ts *tokenState, p *pdu.DataSM) {
 	g.submitOne(w, ts, p, p.Source, p.Dest, p.ServiceType, 0, common{
 		esmClass: p.ESMClass, registeredDelivery: p.RegisteredDelivery, dataCoding: p.DataCoding, tlvs: p.TLVs,
-	}, func(id string) pdu.PDU { return &pdu.DataSMResp{MessageID: id} })
+	}, dataSMResp)
 }
+
+// Top-level functions, not closures: a func value without captures costs
+// no allocation per message.
+func submitSMResp(id string) pdu.PDU { return &pdu.SubmitSMResp{MessageID: id} }
+func dataSMResp(id string) pdu.PDU   { return &pdu.DataSMResp{MessageID: id} }
 
 // submitOne validates, throttles and stores one message (submit_sm or
 // data_sm) and answers with resp(id) once it is committed.
@@ -78,16 +83,65 @@ func (g *Gateway) submitOne(w smppd.ResponseWriter, ts *tokenState, orig pdu.PDU
 	}
 	sub.serviceType, sub.protocolID = serviceType, protocolID
 	m := g.newMessage(tok, &sub, now, orig)
-	g.commit(ts, tok, []*msgstore.Message{m}, func(err error) {
-		st := storeStatus(err)
-		g.obs.Submit(st, time.Since(start), segments(&sub))
-		if st != pdu.StatusOK {
-			g.log.Error("submit: store commit", "token", tok.Name, "err", err)
-			w.Respond(st, nil)
-			return
+	g.commitOne(ts, &submitAck{g: g, w: w, ts: ts, tok: tok, m: m, resp: resp, start: start, segments: segments(&sub)})
+}
+
+// submitAck answers one submit_sm or data_sm once its message committed.
+// One struct with a method instead of a chain of closures keeps the common
+// path to two allocations per message here (the struct and its method value;
+// before: the closures, their captured submission and commit's slices, 9).
+type submitAck struct {
+	g        *Gateway
+	w        smppd.ResponseWriter
+	ts       *tokenState
+	tok      *tokenstore.Token
+	m        *msgstore.Message
+	resp     func(id string) pdu.PDU
+	start    time.Time
+	segments int
+	t        msgstore.Transition // SubmitFinal's transition, when final
+	final    bool                // stored with SubmitFinal (its receipt is held)
+	delayed  bool                // the due loop reports it later
+}
+
+// commitOne is commit for a single message, without commit's slices and
+// closures when it needs no two-step report (the common case).
+func (g *Gateway) commitOne(ts *tokenState, a *submitAck) {
+	now := g.now()
+	m := a.m
+	switch kind, t := g.classify(a.tok, m, now); kind {
+	case commitTwoStep:
+		g.commit(ts, a.tok, []*msgstore.Message{m}, a.done)
+	case commitFinal:
+		a.final, a.t = true, t
+		m.State, m.DoneAt, m.DueAt = t.State, now, time.Time{}
+		ts.holdOne(m.ID) // see commit: the receipt waits for the response
+		g.store.SubmitFinal(m, t, a.done)
+	default:
+		a.delayed = kind == commitDelayed
+		g.store.Submit(m, a.done)
+	}
+}
+
+func (a *submitAck) done(err error) {
+	g := a.g
+	st := storeStatus(err)
+	g.obs.Submit(st, time.Since(a.start), a.segments)
+	if st != pdu.StatusOK {
+		g.log.Error("submit: store commit", "token", a.tok.Name, "err", err)
+		a.w.Respond(st, nil)
+	} else {
+		a.w.Respond(pdu.StatusOK, a.resp(g.cfg.IDFormat.Format(a.m.ID)))
+	}
+	if a.final {
+		a.ts.releaseOne(a.m.ID)
+		if err == nil {
+			g.transitioned(a.m, a.t)
 		}
-		w.Respond(pdu.StatusOK, resp(g.cfg.IDFormat.Format(m.ID)))
-	})
+	}
+	if a.delayed && err == nil {
+		wake(g.dueWake)
+	}
 }
 
 // submitMulti stores one message, with its own id, per valid destination.
@@ -253,21 +307,18 @@ func (g *Gateway) commit(ts *tokenState, tok *tokenstore.Token, msgs []*msgstore
 	var plain, twoStep []*msgstore.Message
 	delayed := false
 	for _, m := range msgs {
-		switch {
-		case !m.TestMode:
+		switch kind, t := g.classify(tok, m, now); kind {
+		case commitPlain:
 			plain = append(plain, m)
-		case !g.eventTime(m, now).Equal(now):
+		case commitDelayed:
 			plain = append(plain, m)
 			delayed = true
-		default:
-			out := simulate(m.Dest.Addr)
-			if out.intermediate && m.RegisteredDelivery&regIntermediate != 0 {
-				plain = append(plain, m)
-				twoStep = append(twoStep, m)
-				continue
-			}
-			m.State, m.DoneAt, m.DueAt = out.state, now, time.Time{}
-			finals = append(finals, final{m: m, t: g.transitionFor(tok, m, out.state, now, out, time.Time{})})
+		case commitTwoStep:
+			plain = append(plain, m)
+			twoStep = append(twoStep, m)
+		case commitFinal:
+			m.State, m.DoneAt, m.DueAt = t.State, now, time.Time{}
+			finals = append(finals, final{m: m, t: t})
 		}
 	}
 	// A receipt committed with its message is held back until the response
@@ -330,6 +381,32 @@ func (g *Gateway) commit(ts *tokenState, tok *tokenstore.Token, msgs []*msgstore
 	for _, m := range plain {
 		g.store.Submit(m, one)
 	}
+}
+
+// How commit stores a message.
+type commitKind int
+
+const (
+	commitPlain   commitKind = iota // live: Submit, into the outbox
+	commitDelayed                   // test mode, outcome later: Submit, into the due index
+	commitTwoStep                   // test mode, intermediate notification first: Submit, then report
+	commitFinal                     // test mode, outcome now: SubmitFinal with its transition
+)
+
+// classify decides how m is stored at now; for commitFinal it also returns
+// the transition.
+func (g *Gateway) classify(tok *tokenstore.Token, m *msgstore.Message, now time.Time) (commitKind, msgstore.Transition) {
+	switch {
+	case !m.TestMode:
+		return commitPlain, msgstore.Transition{}
+	case !g.eventTime(m, now).Equal(now):
+		return commitDelayed, msgstore.Transition{}
+	}
+	out := simulate(m.Dest.Addr)
+	if out.intermediate && m.RegisteredDelivery&regIntermediate != 0 {
+		return commitTwoStep, msgstore.Transition{}
+	}
+	return commitFinal, g.transitionFor(tok, m, out.state, now, out, time.Time{})
 }
 
 func (g *Gateway) unclaim(id uint64) {

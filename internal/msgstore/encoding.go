@@ -216,6 +216,15 @@ func (d *decoder) raw(field string, max int) []byte {
 
 func (d *decoder) string(field string, max int) string { return string(d.raw(field, max)) }
 
+// stringOr is string, returning known without a copy when the value is known (a reader that asked
+// for one token's records knows their token id).
+func (d *decoder) stringOr(field string, max int, known string) string {
+	if v := d.raw(field, max); string(v) != known {
+		return string(v)
+	}
+	return known
+}
+
 // bytes returns a copy (nil when empty): values must outlive the bbolt transaction.
 func (d *decoder) bytes(field string, max int) []byte {
 	v := d.raw(field, max)
@@ -332,21 +341,27 @@ func (r *Receipt) AppendBinary(b []byte) ([]byte, error) {
 }
 
 // UnmarshalBinary decodes a record written by AppendBinary into r, leaving r.Seq alone.
-func (r *Receipt) UnmarshalBinary(b []byte) error {
+func (r *Receipt) UnmarshalBinary(b []byte) error { return r.unmarshalOf(b, "") }
+
+// unmarshalOf is UnmarshalBinary for a record expected to be tokenID's: the token id string is
+// shared instead of copied.
+func (r *Receipt) unmarshalOf(b []byte, tokenID string) error {
 	d := decoder{b: b}
-	if err := r.decode(&d); err != nil {
+	if err := r.decodeOf(&d, tokenID); err != nil {
 		return err
 	}
 	return d.end()
 }
 
-func (r *Receipt) decode(d *decoder) error {
+func (r *Receipt) decode(d *decoder) error { return r.decodeOf(d, "") }
+
+func (r *Receipt) decodeOf(d *decoder, tokenID string) error {
 	if v := d.byte("version"); d.err == nil && v != receiptVersion {
 		return fmt.Errorf("%w: receipt record version %d", ErrCorrupt, v)
 	}
 	n := Receipt{Seq: r.Seq}
 	n.MessageID = d.uvarint("message id")
-	n.TokenID = d.string("token id", maxString)
+	n.TokenID = d.stringOr("token id", maxString, tokenID)
 	n.State = pdu.MessageState(d.byte("state"))
 	n.ErrCode = d.string("error code", maxString)
 	n.DoneAt = d.time("done time")

@@ -147,21 +147,27 @@ func (s *Store) SubmitFinal(m *Message, t Transition, done func(error)) {
 		go done(err)
 		return
 	}
-	var r *Receipt
+	var r Receipt
 	if t.Receipt || t.Callback != "" {
-		rr := newReceipt(&c, at)
-		r = &rr
+		r = newReceipt(&c, at)
 	}
-	s.enqueue(newSubmitOp(&c, r, t.Receipt, t.Callback, done))
+	s.enqueue(newSubmitOp(&c, &r, t.Receipt, t.Callback, done))
 }
 
 // newSubmitOp encodes c (validated, its indexes decided: DueAt for the due index, Outbox) and, when
 // receipt is set, r, in the caller's goroutine, and returns the op that stores them, with r's
-// callback to url when url is set. Key, due key and record share one allocation; the closure
-// captures only what the committer needs.
+// callback to url when url is set (r is ignored when neither is). Key, due key, record, receipt
+// record and receipt key share one allocation; the closure captures only what the committer needs
+// (r itself only for a callback).
 func newSubmitOp(c *Message, r *Receipt, receipt bool, url string, done func(error)) op {
-	id, outbox := c.ID, c.Outbox
-	buf := make([]byte, 0, 8+16+96+len(c.Body)+len(c.Text)+len(c.TokenID))
+	id, outbox, tokenID := c.ID, c.Outbox, c.TokenID
+	size := 8 + 16 + 64 + len(c.Body) + len(c.Text) + len(c.TokenID) + len(c.Source.Addr) + len(c.Dest.Addr) +
+		len(c.ServiceType) + len(c.ErrCode)
+	if receipt {
+		size += 64 + 2*len(c.TokenID) + len(c.Source.Addr) + len(c.Dest.Addr) + len(c.ServiceType) + len(c.ErrCode) +
+			min(len(c.Text), receiptTextMax)
+	}
+	buf := make([]byte, 0, size)
 	buf = binary.BigEndian.AppendUint64(buf, id)
 	key := buf[0:8:8]
 	var dueKey []byte
@@ -171,14 +177,33 @@ func newSubmitOp(c *Message, r *Receipt, receipt bool, url string, done func(err
 	}
 	start := len(buf)
 	buf, _ = c.AppendBinary(buf)
-	rec := buf[start:]
-	var rrec []byte
+	rec := buf[start:len(buf):len(buf)]
+	var rrec, rkey []byte
 	if receipt {
-		rrec, _ = r.AppendBinary(make([]byte, 0, 128))
+		start = len(buf)
+		buf, _ = r.AppendBinary(buf)
+		rrec = buf[start:len(buf):len(buf)]
+		start = len(buf)
+		// The seq is filled in by apply, from the bucket's sequence.
+		buf = append(append(append(buf, byte(len(tokenID))), tokenID...), 0, 0, 0, 0, 0, 0, 0, 0)
+		rkey = buf[start:len(buf):len(buf)]
+	}
+	var cb *Receipt
+	if url != "" {
+		rc := *r
+		cb = &rc
 	}
 	return op{submit: true, done: done, apply: func(tx *bolt.Tx, d *delta) error {
 		msgs := tx.Bucket(bucketMessages)
-		if msgs.Get(key) != nil {
+		if !d.maxIDKnown {
+			// Ids grow: once the highest key of this transaction is known, a
+			// new id above it needs no lookup to prove it is unused.
+			if k, _ := msgs.Cursor().Last(); len(k) == 8 {
+				d.maxID = beUint64(k)
+			}
+			d.maxIDKnown = true
+		}
+		if id <= d.maxID && msgs.Get(key) != nil {
 			return fmt.Errorf("%w: %d", ErrExists, id)
 		}
 		// Ids grow within a run: fill pages for appends, not for random inserts.
@@ -186,6 +211,7 @@ func newSubmitOp(c *Message, r *Receipt, receipt bool, url string, done func(err
 		if err := put(msgs, key, rec); err != nil {
 			return err
 		}
+		d.maxID = max(d.maxID, id)
 		d.messages++
 		switch {
 		case dueKey != nil:
@@ -201,10 +227,24 @@ func newSubmitOp(c *Message, r *Receipt, receipt bool, url string, done func(err
 			}
 			d.outbox++
 		}
-		if r == nil {
-			return nil
+		var seq uint64
+		if receipt {
+			b := tx.Bucket(bucketReceipts)
+			var err error
+			if seq, err = b.NextSequence(); err != nil {
+				return &writeError{err}
+			}
+			binary.BigEndian.PutUint64(rkey[len(rkey)-8:], seq)
+			if err := put(b, rkey, rrec); err != nil {
+				return err
+			}
+			d.receipts++
 		}
-		return queueReport(tx, d, r, rrec, receipt, url)
+		if cb != nil {
+			cb.Seq = seq
+			return queueReport(tx, d, cb, nil, false, url)
+		}
+		return nil
 	}}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -104,7 +105,7 @@ func (s *Store) Receipts(tokenID string, afterSeq uint64, limit int) ([]Receipt,
 				break
 			}
 			r := Receipt{Seq: binary.BigEndian.Uint64(k[len(prefix):])}
-			if err := r.UnmarshalBinary(v); err != nil {
+			if err := r.unmarshalOf(v, tokenID); err != nil {
 				return fmt.Errorf("receipt %s/%d: %w", tokenID, r.Seq, err)
 			}
 			out = append(out, r)
@@ -131,6 +132,36 @@ func (s *Store) AckReceipt(tokenID string, seq uint64, done func(error)) {
 			return &writeError{err}
 		}
 		d.receipts--
+		return nil
+	}})
+}
+
+// AckReceipts removes delivered receipts of tokenID, all in one operation: a dispatcher that
+// collects the acks arriving while the previous batch commits pays one queued op and one B-tree
+// cursor per batch instead of per receipt. seqs need not be sorted (AckReceipts sorts them in
+// place). A seq that is not queued (acked before, or expired) is skipped: done gets nil unless the
+// commit fails.
+func (s *Store) AckReceipts(tokenID string, seqs []uint64, done func(error)) {
+	if len(tokenID) > maxToken {
+		go done(fmt.Errorf("%w: receipts of %s", ErrNotFound, tokenID))
+		return
+	}
+	slices.Sort(seqs)
+	key := receiptKey(tokenID, 0)
+	s.enqueue(op{done: done, apply: func(tx *bolt.Tx, d *delta) error {
+		// One cursor for the batch: Seek reuses its stack, and ascending
+		// keys walk the same few leaves.
+		c := tx.Bucket(bucketReceipts).Cursor()
+		for _, seq := range seqs {
+			binary.BigEndian.PutUint64(key[len(key)-8:], seq)
+			if k, _ := c.Seek(key); !bytes.Equal(k, key) {
+				continue
+			}
+			if err := c.Delete(); err != nil {
+				return &writeError{err}
+			}
+			d.receipts--
+		}
 		return nil
 	}})
 }

@@ -305,6 +305,11 @@ type stats struct {
 // delta counts what one batch changes; it is applied only if the batch commits.
 type delta struct {
 	messages, pending, receipts, callbacks, outbox, cbFailed int
+
+	// maxID is at least the highest message id in the transaction's messages bucket, once
+	// maxIDKnown: newSubmitOp's shortcut for proving a new id unused without a B-tree lookup.
+	maxID      uint64
+	maxIDKnown bool
 }
 
 // Stats returns the current sizes and counters. It does not touch the file.
