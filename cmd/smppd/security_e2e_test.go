@@ -918,3 +918,61 @@ func TestSecretsNeverLeakThroughDaemon(t *testing.T) {
 	d.waitLog(t, `"level":"WARN".*data directory is accessible by other users`)
 	d.stop(t)
 }
+
+// TestSlowlorisThroughDaemon: clients trickling a PDU one byte at a time,
+// one before bind and one after, are closed by --read-timeout (logged as
+// incomplete_pdu) long before --bind-timeout or the keepalive would, while
+// a bound sibling keeps working.
+func TestSlowlorisThroughDaemon(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	t.Parallel()
+	dir := shortDataDir(t)
+	d := startSecDaemon(t, dir, "--read-timeout", "300ms", "--bind-timeout", "1m", "--idle-timeout", "1m")
+	sysID, pw := createToken(t, dir, "--name", "slow", "--test")
+
+	sibling := dialFrom(t, "", d.addr)
+	if st := sibling.bind(pdu.CmdBindTransmitter, sysID, pw); st != pdu.StatusOK {
+		t.Fatalf("sibling bind: %v", st)
+	}
+	unbound := dialFrom(t, "", d.addr)
+	bound := dialFrom(t, "", d.addr)
+	if st := bound.bind(pdu.CmdBindTransmitter, sysID, pw); st != pdu.StatusOK {
+		t.Fatalf("bind: %v", st)
+	}
+	bindPDU, err := pdu.Append(nil, 1, pdu.StatusOK, &pdu.Bind{Cmd: pdu.CmdBindTransmitter, SystemID: sysID, Password: pw, InterfaceVersion: 0x34})
+	if err != nil {
+		t.Fatal(err)
+	}
+	submitPDU, err := pdu.Append(nil, 2, pdu.StatusOK, secSubmit("447700900003"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for _, tr := range []struct {
+		c *rawConn
+		b []byte
+	}{{unbound, bindPDU}, {bound, submitPDU}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range tr.b {
+				if _, err := tr.c.Write(tr.b[i : i+1]); err != nil {
+					return
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}()
+	}
+	for _, c := range []*rawConn{unbound, bound} {
+		c.expectClosed()
+		d.waitLog(t, `"msg":"session closed".*"remote":"`+regexp.QuoteMeta(c.LocalAddr().String())+`".*"reason":"incomplete_pdu"`)
+	}
+	wg.Wait()
+	s := secSubmit("447700900004")
+	s.RegisteredDelivery = 0
+	sibling.send(9, s)
+	sibling.expect(pdu.CmdSubmitSMResp, pdu.StatusOK, 9)
+	d.stop(t)
+}
