@@ -15,10 +15,10 @@ import (
 // addresses that bound that system_id successfully in the last day skip it
 // (they still have their own address bucket).
 //
-// With the defaults an attacker gets at most 10 + 14,400 guesses a day at
-// one system_id, from any number of addresses. An 8-character password from
-// tokenstore's 56-character alphabet has 56^8 ≈ 9.7·10^13 values: half of
-// them takes more than 9·10^9 days.
+// With the defaults an attacker gets at most 10 + 86,400/6 = 14,410
+// guesses a day at one system_id, from any number of addresses. An
+// 8-character password from tokenstore's 56-character alphabet has
+// 56^8 ≈ 9.7·10^13 values: searching half of them takes ≈ 3.4·10^9 days.
 type bindGuard struct {
 	mu   sync.Mutex
 	ip   map[netip.Addr]*failBucket
