@@ -51,24 +51,20 @@ func (g *Gateway) submitSM(w smppd.ResponseWriter, ts *tokenState, p *pdu.Submit
 		esmClass: p.ESMClass, registeredDelivery: p.RegisteredDelivery, priority: p.PriorityFlag,
 		replaceIfPresent: p.ReplaceIfPresent, defaultMsgID: p.SMDefaultMsgID, dataCoding: p.DataCoding,
 		schedule: p.ScheduleDeliveryTime, validity: p.ValidityPeriod, shortMessage: p.ShortMessage, tlvs: p.TLVs,
-	}, submitSMResp)
+	}, false)
 }
 
 func (g *Gateway) dataSM(w smppd.ResponseWriter, ts *tokenState, p *pdu.DataSM) {
 	g.submitOne(w, ts, p, p.Source, p.Dest, p.ServiceType, 0, common{
 		esmClass: p.ESMClass, registeredDelivery: p.RegisteredDelivery, dataCoding: p.DataCoding, tlvs: p.TLVs,
-	}, dataSMResp)
+	}, true)
 }
 
-// Top-level functions, not closures: a func value without captures costs
-// no allocation per message.
-func submitSMResp(id string) pdu.PDU { return &pdu.SubmitSMResp{MessageID: id} }
-func dataSMResp(id string) pdu.PDU   { return &pdu.DataSMResp{MessageID: id} }
-
 // submitOne validates, throttles and stores one message (submit_sm or
-// data_sm) and answers with resp(id) once it is committed.
+// data_sm) and answers with submit_sm_resp (data_sm_resp when dataSM) once
+// it is committed.
 func (g *Gateway) submitOne(w smppd.ResponseWriter, ts *tokenState, orig pdu.PDU, src, dst pdu.Address,
-	serviceType string, protocolID uint8, c common, resp func(id string) pdu.PDU) {
+	serviceType string, protocolID uint8, c common, dataSM bool) {
 	start := time.Now()
 	now := g.now()
 	tok := ts.token()
@@ -82,21 +78,32 @@ func (g *Gateway) submitOne(w smppd.ResponseWriter, ts *tokenState, orig pdu.PDU
 		return
 	}
 	sub.serviceType, sub.protocolID = serviceType, protocolID
-	m := g.newMessage(tok, &sub, now, orig)
-	g.commitOne(ts, &submitAck{g: g, w: w, ts: ts, tok: tok, m: m, resp: resp, start: start, segments: segments(&sub)})
+	a := &submitAck{g: g, w: w, ts: ts, tok: tok, dataSM: dataSM, start: start, segments: segments(&sub)}
+	a.m = &a.msg
+	a.msg.Text = a.text[:0]
+	g.initMessage(a.m, tok, &sub, now, orig)
+	g.commitOne(ts, a)
 }
 
 // submitAck answers one submit_sm or data_sm once its message committed.
-// One struct with a method instead of a chain of closures keeps the common
-// path to two allocations per message here (the struct and its method value;
-// before: the closures, their captured submission and commit's slices, 9).
+// One struct with a method instead of a chain of closures, holding the
+// message record and the response too, keeps the common path to two
+// allocations per message here (the struct and its method value; before:
+// the closures, their captured submission, commit's slices, the record and
+// the response, 11).
 type submitAck struct {
-	g        *Gateway
-	w        smppd.ResponseWriter
-	ts       *tokenState
-	tok      *tokenstore.Token
-	m        *msgstore.Message
-	resp     func(id string) pdu.PDU
+	g      *Gateway
+	w      smppd.ResponseWriter
+	ts     *tokenState
+	tok    *tokenstore.Token
+	m      *msgstore.Message // &msg: the record lives in the same allocation
+	msg    msgstore.Message
+	text   [receiptTextMax]byte // msg.Text's array
+	dataSM bool                 // answer with data_sm_resp, not submit_sm_resp
+	// The response, in the same allocation too: Respond encodes it before
+	// it returns.
+	smResp   pdu.SubmitSMResp
+	dataResp pdu.DataSMResp
 	start    time.Time
 	segments int
 	t        msgstore.Transition // SubmitFinal's transition, when final
@@ -131,7 +138,15 @@ func (a *submitAck) done(err error) {
 		g.log.Error("submit: store commit", "token", a.tok.Name, "err", err)
 		a.w.Respond(st, nil)
 	} else {
-		a.w.Respond(pdu.StatusOK, a.resp(g.cfg.IDFormat.Format(a.m.ID)))
+		id := g.cfg.IDFormat.Format(a.m.ID)
+		var body pdu.PDU = &a.smResp
+		if a.dataSM {
+			a.dataResp.MessageID = id
+			body = &a.dataResp
+		} else {
+			a.smResp.MessageID = id
+		}
+		a.w.Respond(pdu.StatusOK, body)
 	}
 	if a.final {
 		a.ts.releaseOne(a.m.ID)
@@ -232,7 +247,16 @@ const receiptTextMax = 40
 // for the upstream connector; test-mode messages get a due time for the
 // simulator.
 func (g *Gateway) newMessage(tok *tokenstore.Token, sub *submission, now time.Time, orig pdu.PDU) *msgstore.Message {
-	m := &msgstore.Message{
+	m := new(msgstore.Message)
+	g.initMessage(m, tok, sub, now, orig)
+	return m
+}
+
+// initMessage is newMessage into a record the caller allocated; the text
+// goes into m.Text's array when it has room.
+func (g *Gateway) initMessage(m *msgstore.Message, tok *tokenstore.Token, sub *submission, now time.Time, orig pdu.PDU) {
+	textBuf := m.Text[:0]
+	*m = msgstore.Message{
 		ID:                 g.store.NextID(),
 		TokenID:            tok.ID,
 		TestMode:           tok.TestMode,
@@ -258,13 +282,13 @@ func (g *Gateway) newMessage(tok *tokenstore.Token, sub *submission, now time.Ti
 			text = rest
 		}
 	}
-	m.Text = append([]byte(nil), text[:min(len(text), receiptTextMax)]...)
+	m.Text = append(textBuf, text[:min(len(text), receiptTextMax)]...)
 	if !tok.TestMode {
 		m.Outbox = true
 		if body, err := orig.AppendBody(nil); err == nil {
 			m.Body = body
 		}
-		return m
+		return
 	}
 	// Test mode: the simulator reports at the event time; a pending
 	// message is "scheduled" until the simulator has looked at it.
@@ -273,7 +297,6 @@ func (g *Gateway) newMessage(tok *tokenstore.Token, sub *submission, now time.Ti
 	if m.DueAt.Equal(now) {
 		m.DueAt = now.Add(recoveryDelay)
 	}
-	return m
 }
 
 // eventTime is when the simulator reports on a test-mode message: after
