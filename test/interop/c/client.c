@@ -240,6 +240,8 @@ int main(int argc, char **argv)
 		receipts += await(SUBMIT_SM_RESP, s.sequence_number, &p);
 		printf("submit %s %u %s\n", argv[i], p.h.command_status,
 		       p.submit_resp.message_id[0] ? (char *)p.submit_resp.message_id : "-");
+		if (p.h.command_status != ESME_ROK)
+			wanted--; /* a refused submit owes no receipt */
 	}
 	while (receipts < wanted) {
 		recv_pdu(&p);

@@ -6,7 +6,7 @@
 //
 // trx binds one transceiver; txrx binds a receiver and a transmitter and
 // expects the receipts on the receiver. Each DEST gets one submit_sm with
-// registered_delivery=1; the program waits for one receipt per DEST, then
+// registered_delivery=1; the program waits for one receipt per accepted DEST, then
 // sends enquire_link and unbind on every session.
 'use strict';
 
@@ -92,6 +92,9 @@ async function main() {
 			short_message: 'hello from node-smpp',
 		});
 		out('submit', dest, resp.command_status, resp.message_id || '-');
+		if (resp.command_status !== 0 && --want === 0) {
+			allReceipts(); // a refused submit owes no receipt
+		}
 	}
 	await receiptsDone;
 

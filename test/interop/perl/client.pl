@@ -110,7 +110,9 @@ while (1) {
             my $req = delete $pending{key_of($s, $pdu->{seq})}
                 or fail(sprintf('unexpected response cmd=0x%08x seq=%d', $cmd, $pdu->{seq}));
             if ($req->[0] eq 'submit') {
-                out('submit', $req->[1], $pdu->{status}, $pdu->{message_id} // '-');
+                my $id = defined $pdu->{message_id} && $pdu->{message_id} ne '' ? $pdu->{message_id} : '-';
+                out('submit', $req->[1], $pdu->{status}, $id);
+                $receipts_wanted-- if $pdu->{status} != 0;    # a refused submit owes no receipt
             } else {
                 out($req->[0], $pdu->{status});
             }
