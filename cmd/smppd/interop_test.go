@@ -171,6 +171,7 @@ func TestInterop(t *testing.T) {
 	} {
 		t.Run("kannel/"+v.name, func(t *testing.T) {
 			t.Parallel()
+			bins := kannelBinaries(t)
 			dir, smppHost, smppPort := dataDir, host, port
 			if v.receiptDelay != "" {
 				dir = t.TempDir()
@@ -181,7 +182,7 @@ func TestInterop(t *testing.T) {
 				}
 			}
 			systemID, password := interopToken(t, dir, "kannel-"+strings.ReplaceAll(v.name, " ", "-"))
-			testKannel(t, smppHost, smppPort, systemID, password, v)
+			testKannel(t, bins, smppHost, smppPort, systemID, password, v)
 		})
 	}
 }
@@ -302,18 +303,7 @@ type kannelVariant struct {
 // accepted), and reads the reports from dlr-url: the type 8 report carries
 // the submit_sm_resp id, the final one exists only when Kannel matched the
 // receipt's id to it.
-func testKannel(t *testing.T, host, port, systemID, password string, v kannelVariant) {
-	var bins [2]string
-	for i, name := range []string{"bearerbox", "smsbox"} {
-		p, err := exec.LookPath(name)
-		if err != nil {
-			if p, err = exec.LookPath("/usr/sbin/" + name); err != nil {
-				t.Skipf("Kannel's %s is not installed: apt-get install kannel (CI: .ci/run)", name)
-			}
-		}
-		bins[i] = p
-	}
-
+func testKannel(t *testing.T, bins [2]string, host, port, systemID, password string, v kannelVariant) {
 	dlrs := make(chan kannelDLR, 16)
 	dlrServer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
@@ -439,6 +429,22 @@ func testKannel(t *testing.T, host, port, systemID, password string, v kannelVar
 	if n := len(kannelGotOK("unbind_resp").FindAllIndex(stripLogPrefix(b), -1)); n != len(binds) {
 		t.Errorf("bearerbox.log: %d successful unbind_resp after /shutdown, want %d", n, len(binds))
 	}
+}
+
+// kannelBinaries finds bearerbox and smsbox (in /usr/sbin, which a
+// non-root PATH may lack), or skips the test.
+func kannelBinaries(t *testing.T) [2]string {
+	var bins [2]string
+	for i, name := range []string{"bearerbox", "smsbox"} {
+		p, err := exec.LookPath(name)
+		if err != nil {
+			if p, err = exec.LookPath("/usr/sbin/" + name); err != nil {
+				t.Skipf("Kannel's %s is not installed: apt-get install kannel (CI: .ci/run)", name)
+			}
+		}
+		bins[i] = p
+	}
+	return bins
 }
 
 // freePort returns a TCP port on 127.0.0.1 that was free a moment ago, for
