@@ -41,8 +41,9 @@ func (ts *tokenState) dispatch() {
 	defer g.wg.Done()
 
 	var (
-		cursor   uint64 // highest queue key read so far
-		buffered []msgstore.Receipt
+		cursor   uint64             // highest queue key read so far
+		buffered []msgstore.Receipt // what is left of batch to send
+		batch    []msgstore.Receipt
 		timer    = time.NewTimer(time.Hour)
 		rb       receiptBuilder
 	)
@@ -73,7 +74,10 @@ func (ts *tokenState) dispatch() {
 			cursor, buffered = 0, nil
 		}
 		if len(buffered) == 0 {
-			recs, err := g.store.Receipts(ts.id, cursor, receiptBatch)
+			// The array of the previous batch (all sent) takes the next:
+			// each element is overwritten whole.
+			recs, err := g.store.AppendReceipts(batch[:0], ts.id, cursor, receiptBatch)
+			batch = recs
 			if err != nil {
 				g.log.Error("receipts: reading queue", "token", ts.id, "err", err)
 			}

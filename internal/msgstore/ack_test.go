@@ -52,3 +52,29 @@ func TestAckReceipts(t *testing.T) {
 		t.Errorf("AckReceipts(none) = %v", err)
 	}
 }
+
+// TestAppendReceipts checks that AppendReceipts keeps dst, counts limit in
+// new receipts only, and reuses dst's array when it has room.
+func TestAppendReceipts(t *testing.T) {
+	s := openTest(t, newPath(t), Options{})
+	for range 3 {
+		if err := wait(t, func(done func(error)) {
+			s.SubmitFinal(testMsg(s, "tok", true), Transition{State: pdu.StateDelivered, At: t0, Receipt: true}, done)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all, _ := s.Receipts("tok", 0, 0)
+	dst := make([]Receipt, 1, 8)
+	dst[0].Seq = 99
+	got, err := s.AppendReceipts(dst, "tok", all[0].Seq, 1)
+	if err != nil || len(got) != 2 || got[0].Seq != 99 || got[1].Seq != all[1].Seq || got[1].TokenID != "tok" {
+		t.Fatalf("AppendReceipts = %+v, %v; want the marker and receipt %d", got, err, all[1].Seq)
+	}
+	if &got[0] != &dst[0] {
+		t.Error("AppendReceipts did not reuse dst's array")
+	}
+	if n := testing.AllocsPerRun(20, func() { got, _ = s.AppendReceipts(got[:0], "tok", 0, 0) }); len(got) != 3 || n > 30 {
+		t.Errorf("AppendReceipts into a reused array: %d receipts, %v allocations", len(got), n)
+	}
+}

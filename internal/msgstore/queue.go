@@ -93,22 +93,30 @@ func putCallback(tx *bolt.Tx, c *Callback) error {
 // Receipts returns up to limit queued receipts of tokenID with Seq above afterSeq, oldest first.
 // limit <= 0 means no limit.
 func (s *Store) Receipts(tokenID string, afterSeq uint64, limit int) ([]Receipt, error) {
-	var out []Receipt
+	return s.AppendReceipts(nil, tokenID, afterSeq, limit)
+}
+
+// AppendReceipts is Receipts appending to dst: a dispatcher that reuses its batch's array costs no
+// slice growth per batch (a Receipt is several hundred bytes; growing the slice from empty was a
+// third of the cost of reading a batch).
+func (s *Store) AppendReceipts(dst []Receipt, tokenID string, afterSeq uint64, limit int) ([]Receipt, error) {
+	out := dst
 	if afterSeq == ^uint64(0) || len(tokenID) > maxToken {
-		return nil, nil
+		return out, nil
 	}
 	prefix := receiptPrefix(tokenID)
 	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketReceipts).Cursor()
 		for k, v := c.Seek(receiptKey(tokenID, afterSeq+1)); k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8; k, v = c.Next() {
-			if limit > 0 && len(out) >= limit {
+			if limit > 0 && len(out)-len(dst) >= limit {
 				break
 			}
-			r := Receipt{Seq: binary.BigEndian.Uint64(k[len(prefix):])}
+			out = append(out, Receipt{Seq: binary.BigEndian.Uint64(k[len(prefix):])})
+			r := &out[len(out)-1]
 			if err := r.unmarshalOf(v, tokenID); err != nil {
+				out = out[:len(out)-1]
 				return fmt.Errorf("receipt %s/%d: %w", tokenID, r.Seq, err)
 			}
-			out = append(out, r)
 		}
 		return nil
 	})
