@@ -321,7 +321,7 @@ func (s *Session) queue(seq uint32, status pdu.Status, p pdu.PDU) error {
 		return ErrSessionClosed
 	}
 	n := len(s.out)
-	out, err := pdu.Append(s.out, seq, status, p)
+	out, err := pdu.Append(s.out, seq, status, bodyFor(status, p))
 	if err != nil {
 		s.out = out[:n]
 		s.outMu.Unlock()

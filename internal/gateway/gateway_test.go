@@ -359,6 +359,11 @@ func TestSubmitValidation(t *testing.T) {
 			if h.Status != tt.want {
 				t.Errorf("status = %v, want %v", h.Status, tt.want)
 			}
+			// SMPP 3.4 §4.4.2: no body in a refused submit_sm_resp (libsmpp34
+			// cannot unpack one that has an empty message_id).
+			if h.Status != pdu.StatusOK && h.Length != pdu.HeaderLen {
+				t.Errorf("refused submit_sm_resp is %d octets, want the %d-octet header alone", h.Length, pdu.HeaderLen)
+			}
 		})
 	}
 }
