@@ -526,20 +526,40 @@ func sendsms(t *testing.T, u string) {
 	t.Fatalf("sendsms: smsbox did not answer within 15s: %v", lastErr)
 }
 
-var (
-	logPrefix = regexp.MustCompile(`(?m)^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[\d+\] \[\d+\] [A-Z]+: +`)
-)
+// kannelLogLine is one line of a Kannel log: "date time [pid] [thread] LEVEL: text".
+var kannelLogLine = regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[\d+\] \[(\d+)\] [A-Z]+: +(.*)$`)
 
 // kannelGotOK matches bearerbox's dump of a received PDU of that type with
-// command_status 0 (in a log whose line prefixes were stripped).
+// command_status 0 (in a log rearranged by stripLogPrefix).
 func kannelGotOK(typeName string) *regexp.Regexp {
 	return regexp.MustCompile(`Got PDU:\nSMPP PDU \S+ dump:\ntype_name: ` + typeName + `\n.*\ncommand_status: 0 `)
 }
 
-// stripLogPrefix removes Kannel's "date [pid] [thread] LEVEL:" line prefixes,
-// so PDU dumps can be matched line by line.
+// stripLogPrefix rearranges a Kannel log so that PDU dumps can be matched
+// line by line: each thread's lines together (other threads interleave
+// theirs into a dump), without the "date [pid] [thread] LEVEL:" prefixes.
 func stripLogPrefix(b []byte) []byte {
-	return logPrefix.ReplaceAll(b, nil)
+	var order []string
+	byThread := map[string]*bytes.Buffer{}
+	for _, line := range strings.Split(string(b), "\n") {
+		m := kannelLogLine.FindStringSubmatch(line)
+		if m == nil {
+			continue // the continuation of a multi-line message
+		}
+		buf, ok := byThread[m[1]]
+		if !ok {
+			buf = new(bytes.Buffer)
+			byThread[m[1]] = buf
+			order = append(order, m[1])
+		}
+		buf.WriteString(m[2])
+		buf.WriteByte('\n')
+	}
+	var out []byte
+	for _, th := range order {
+		out = append(out, byThread[th].Bytes()...)
+	}
+	return out
 }
 
 // waitForLog waits until the Kannel log file matches re (prefixes stripped).
