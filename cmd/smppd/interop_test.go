@@ -150,10 +150,9 @@ func TestInterop(t *testing.T) {
 		t.Run("transceiver", func(t *testing.T) {
 			runClient(t, "trx", []string{"transceiver"}, acceptedDests, bin)
 		})
-		// Apart, so that the steps above stay covered while this one fails:
-		// libsmpp34 unpacks a refused submit_sm_resp only without a body,
-		// as SMPP 3.4 §4.4.2 says (/work/notes/requests.md, "INTEROP BUG
-		// (libsmpp34)").
+		// Apart, so that a regression shows as itself: libsmpp34 unpacks a
+		// refused submit_sm_resp only without a body, as SMPP 3.4 §4.4.2
+		// says; smppd sent an empty message_id until commit 2af8731.
 		t.Run("refused submit", func(t *testing.T) {
 			runClient(t, "trx", []string{"transceiver"}, allDests, bin)
 		})
@@ -165,8 +164,8 @@ func TestInterop(t *testing.T) {
 		// threads and drops a receipt that it reads before the submit_sm_resp
 		// it belongs to ("got DLR but could not find message"); smppd's
 		// test-mode receipts come at once by default, so this variant gives
-		// them the second a real SMSC would take (/work/notes/requests.md,
-		// "INTEROP BUG (Kannel, transmitter+receiver)").
+		// them the second a real SMSC would take, as docs/integration-guide.md
+		// (Kannel) tells integrators to.
 		{name: "transmitter+receiver msg-id-type=0x03", msgIDType: "0x03", receiptDelay: "1s"},
 	} {
 		t.Run("kannel/"+v.name, func(t *testing.T) {
