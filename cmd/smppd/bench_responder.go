@@ -29,6 +29,12 @@ once: the floor of what this machine can do with SMPP and no gateway logic.
 --receipts sends a DELIVRD receipt per message that asks for one; --db stores
 every message in a bbolt file before answering, one fsync per group of
 messages. It prints the address it listens on and runs until interrupted.`,
+		Example: `  # the in-memory floor, then the durable one with receipts
+  smppd bench responder --listen 127.0.0.1:2776
+  smppd bench responder --listen 127.0.0.1:2776 --receipts --db /tmp/floor.db
+
+  # drive it like smppd
+  smppd bench --addr 127.0.0.1:2776 --system-id any --password any --binds 4 --window 50`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			srv := &responder.Server{Receipts: opts.Receipts, Logger: slog.New(slog.NewTextHandler(g.Stderr, nil))}

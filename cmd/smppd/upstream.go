@@ -49,7 +49,9 @@ func newUpstreamStatusCmd(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show each upstream: connection state, window in use, queue depth, last error",
-		Args:  cobra.NoArgs,
+		Example: `  smppd upstream status
+  smppd upstream status --output json | jq '.upstreams[] | {name, state}'`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkOutput(output); err != nil {
 				return err
