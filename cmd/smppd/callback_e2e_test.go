@@ -44,13 +44,15 @@ func (rcv *callbackReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "try later", http.StatusServiceUnavailable)
 		return
 	}
-	var ev callback.Event
-	if err := json.Unmarshal(body, &ev); err != nil {
-		rcv.t.Errorf("callback body %q: %v", body, err)
+	var batch callback.Batch
+	if err := json.Unmarshal(body, &batch); err != nil || len(batch.Events) == 0 {
+		rcv.t.Errorf("callback body %q: want {\"events\":[…]} with at least one event: %v", body, err)
 		return
 	}
-	rcv.delivered[ev.EventID]++
-	rcv.events[ev.EventID] = ev
+	for _, ev := range batch.Events {
+		rcv.delivered[ev.EventID]++
+		rcv.events[ev.EventID] = ev
+	}
 }
 
 // TestCallbacksSurviveKill: a token with a callback URL submits while its

@@ -337,8 +337,12 @@ func TestServeWiresUpstream(t *testing.T) {
 func TestServeSendsCallbacks(t *testing.T) {
 	got := make(chan map[string]any, 4)
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var ev map[string]any
-		json.NewDecoder(r.Body).Decode(&ev)
+		var batch struct{ Events []map[string]any }
+		json.NewDecoder(r.Body).Decode(&batch)
+		ev := map[string]any{"events": len(batch.Events)}
+		if len(batch.Events) == 1 {
+			ev = batch.Events[0]
+		}
 		if r.Header.Get("Smppd-Signature") == "" {
 			ev["unsigned"] = true
 		}

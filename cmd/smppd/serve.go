@@ -135,7 +135,8 @@ certificate.`,
 	f.DurationVar(&c.CallbackRetryFor, "callback-retry-for", c.CallbackRetryFor, "HTTP callbacks: how long failed deliveries are retried before they are given up")
 	f.IntVar(&c.CallbackWorkers, "callback-workers", c.CallbackWorkers, "HTTP callbacks: requests in flight, all receivers together")
 	f.IntVar(&c.CallbackPerHost, "callback-per-host", c.CallbackPerHost, "HTTP callbacks: requests in flight to one receiver host")
-	f.IntVar(&c.CallbackMaxRate, "callback-max-rate", c.CallbackMaxRate, "HTTP callbacks: attempts per second, all receivers together (0: no cap)")
+	f.IntVar(&c.CallbackMaxRate, "callback-max-rate", c.CallbackMaxRate, "HTTP callbacks: requests per second, all receivers together (0: no cap)")
+	f.IntVar(&c.CallbackMaxBatch, "callback-max-batch", c.CallbackMaxBatch, "HTTP callbacks: reports of one token per request at most (1: one per request)")
 	f.BoolVar(&c.UnsafeNoSync, "unsafe-no-sync", c.UnsafeNoSync, "skip fsync on commit (benchmarks only: an acknowledged message can be lost)")
 	// Name each flag's environment variable in --help.
 	f.VisitAll(func(fl *pflag.Flag) {
@@ -313,6 +314,7 @@ func (a *app) buildCallbacks() {
 		Workers:         c.CallbackWorkers,
 		PerHost:         c.CallbackPerHost,
 		MaxRate:         float64(c.CallbackMaxRate),
+		MaxBatch:        c.CallbackMaxBatch,
 		FormatMessageID: a.idFormat.Format, // the spelling submit_sm_resp used
 		Observer:        a.metrics,
 		Logger:          a.log.With("component", "callback"),

@@ -6,14 +6,20 @@
 //
 // The gateway enqueues a callback in the message store (msgstore) in the same commit
 // as the state change it reports, then calls Sender.Notify. The Sender reads due
-// callbacks from the store, POSTs each one as JSON, signed, and records the outcome in
-// the store: ack (2xx), retry with backoff, or give up. Nothing is kept only in
+// callbacks from the store, POSTs them as JSON, signed, up to Sender.MaxBatch reports
+// of one token per request, and records the outcome of each report in the store: ack
+// (2xx, one write for the whole batch), retry with backoff, or give up. Nothing is kept only in
 // memory, so a restart resumes where the last run stopped; a request cut short by
 // shutdown is sent again, with the same event_id.
 //
 // # Payload
 //
-// POST <callback URL>, Content-Type: application/json, one Event per request:
+// POST <callback URL>, Content-Type: application/json, a Batch: {"events":[…]} with
+// one to Sender.MaxBatch (default 100) Events, always wrapped, even for one. Reports of
+// one token due at the same time share a request; the sender never waits to fill one.
+// A 2xx acknowledges every event of the request; a failure retries every one of them,
+// each under the retry rules below (Retry-After applies to all); each event keeps its
+// own event_id and attempt count. An event:
 //
 //	{
 //	  "event_id": "evt_1000000000001c_2a",   // same on every retry: dedupe on it
@@ -38,7 +44,7 @@
 // Every request carries
 //
 //	Smppd-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>
-//	Smppd-Event-Id: <event_id>
+//	Smppd-Event-Id: <event_id>[,<event_id>…]   // the body's events, in order
 //
 // where secret is the token's callback secret ("whsec_…", used as is, prefix
 // included). A receiver recomputes the MAC over the raw body bytes, compares in
@@ -59,9 +65,10 @@
 //
 // # Bounds
 //
-// At most Sender.Workers requests in flight, at most Sender.PerHost to one host:port,
-// each bounded by Sender.RequestTimeout; no goroutine per queued callback and at most
-// Sender.BatchSize queued callbacks in memory. A receiver that hangs holds only its
+// At most Sender.Workers requests in flight, at most Sender.PerHost to one host:port
+// (a batch is one request), each bounded by Sender.RequestTimeout; no goroutine per
+// queued callback and at most Sender.BatchSize queued callbacks in memory besides those
+// in flight. Sender.MaxRate counts requests. A receiver that hangs holds only its
 // PerHost slots; once its due backlog fills a whole scan, it is pushed back with
 // backoff so that it never hides other tokens' callbacks behind it. The SMPP path never waits for the sender: it only
 // writes to the store and calls Notify, which does not block.

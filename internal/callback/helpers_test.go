@@ -3,6 +3,7 @@ package callback
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -127,9 +128,12 @@ func (tt *tokenTable) CallbackToken(id string) (Token, error) {
 	return tok, nil
 }
 
-// received is one request a test receiver saw, signature already checked.
+// received is one event a test receiver saw, signature of its request already
+// checked. A request carrying several events gives one received per event, sharing
+// req (1-based request count), headerID, sigErr and body.
 type received struct {
 	event    Event
+	req      int
 	headerID string
 	sigErr   error
 	body     []byte
@@ -143,6 +147,7 @@ type receiver struct {
 	respond func(w http.ResponseWriter, r *http.Request, n int) // n: 1-based request count
 	mu      sync.Mutex
 	reqs    []received
+	n       int            // requests
 	ok      map[string]int // event id → 2xx answers written
 }
 
@@ -160,29 +165,45 @@ func (rv *receiver) serve(w http.ResponseWriter, r *http.Request) {
 	rec.body = body
 	rec.headerID = r.Header.Get(EventIDHeader)
 	rec.sigErr = Verify(rv.secret(), r.Header.Get(SignatureHeader), body, 0)
-	if err := json.Unmarshal(body, &rec.event); err != nil {
-		rec.sigErr = err
+	var batch Batch
+	if err := json.Unmarshal(body, &batch); err != nil || len(batch.Events) == 0 {
+		rec.sigErr = fmt.Errorf("body %q: want {\"events\":[…]} with at least one event: %v", body, err)
+		batch.Events = []Event{{}}
 	}
 	rv.mu.Lock()
-	rv.reqs = append(rv.reqs, rec)
-	n := len(rv.reqs)
+	rv.n++
+	n := rv.n
+	rec.req = n
+	for _, ev := range batch.Events {
+		rec.event = ev
+		rv.reqs = append(rv.reqs, rec)
+	}
 	rv.mu.Unlock()
 	if rv.respond == nil {
 		w.WriteHeader(http.StatusNoContent)
-		rv.success(rec.event.EventID)
+		rv.success(batch.Events)
 		return
 	}
 	rw := &statusRecorder{ResponseWriter: w}
 	rv.respond(rw, r, n)
 	if rw.code >= 200 && rw.code < 300 || rw.code == 0 && !rw.hijacked && r.Context().Err() == nil {
-		rv.success(rec.event.EventID)
+		rv.success(batch.Events)
 	}
 }
 
-func (rv *receiver) success(id string) {
+func (rv *receiver) success(evs []Event) {
 	rv.mu.Lock()
-	rv.ok[id]++
+	for _, ev := range evs {
+		rv.ok[ev.EventID]++
+	}
 	rv.mu.Unlock()
+}
+
+// requestCount returns how many requests the receiver has seen.
+func (rv *receiver) requestCount() int {
+	rv.mu.Lock()
+	defer rv.mu.Unlock()
+	return rv.n
 }
 
 func (rv *receiver) requests() []received {

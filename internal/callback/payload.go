@@ -16,7 +16,14 @@ const EventType = "message.status"
 // timeLayout is RFC 3339 in UTC with milliseconds, e.g. "2026-11-30T00:41:07.123Z".
 const timeLayout = "2006-01-02T15:04:05.000Z07:00"
 
-// Event is the JSON body POSTed to a token's callback URL, one per receipt.
+// Batch is the JSON body POSTed to a token's callback URL: {"events":[…]}, one to
+// Sender.MaxBatch events, always wrapped so that receivers parse one format. Receivers
+// handle each event on its own (dedupe on event_id); a 2xx acknowledges them all.
+type Batch struct {
+	Events []Event `json:"events"`
+}
+
+// Event is one delivery report, an element of Batch.Events; one per receipt.
 // The field names are a public contract (README "HTTP delivery reports"): add, never rename.
 type Event struct {
 	// EventID is stable across retries of the same callback: receivers dedupe on it.
@@ -94,13 +101,13 @@ func formatTime(t time.Time) string {
 	return t.UTC().Format(timeLayout)
 }
 
-// marshal encodes ev without HTML escaping of <, > and & (addresses may contain them,
+// marshal encodes v without HTML escaping of <, > and & (addresses may contain them,
 // and the escaped form only confuses receivers that compare raw strings).
-func marshal(ev Event) ([]byte, error) {
+func marshal(v any) ([]byte, error) {
 	var b jsonBuffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(ev); err != nil {
+	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}
 	return bytes.TrimSuffix(b, []byte{'\n'}), nil

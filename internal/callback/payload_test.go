@@ -28,16 +28,17 @@ func TestEventJSON(t *testing.T) {
 	m.Concat.Ref, m.Concat.Total, m.Concat.Part = 7, 2, 1
 
 	hex := func(id uint64) string { return strconv.FormatUint(id, 16) }
-	b, err := marshal(NewEvent(cb, "acme", hex))
+	b, err := marshal(Batch{Events: []Event{NewEvent(cb, "acme", hex)}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The README example, byte for byte, and its signature there.
-	const want = `{"event_id":"evt_1000000000001c_2a","type":"message.status","attempt":1,"message_id":"1000000000001c","token_id":"tok_8f3a","token_name":"acme","source":"ACME","destination":"34600000001","status":"UNDELIV","final":true,"error_code":"001","submitted_at":"2026-11-30T00:41:07.123Z","done_at":"2026-11-30T00:41:09.500Z","segment":{"ref":7,"total":2,"part":1},"test_mode":true}`
+	// The README example (a request carrying one event), byte for byte, and its
+	// signature there.
+	const want = `{"events":[{"event_id":"evt_1000000000001c_2a","type":"message.status","attempt":1,"message_id":"1000000000001c","token_id":"tok_8f3a","token_name":"acme","source":"ACME","destination":"34600000001","status":"UNDELIV","final":true,"error_code":"001","submitted_at":"2026-11-30T00:41:07.123Z","done_at":"2026-11-30T00:41:09.500Z","segment":{"ref":7,"total":2,"part":1},"test_mode":true}]}`
 	if string(b) != want {
 		t.Errorf("marshal() =\n%s\nwant\n%s", b, want)
 	}
-	const readmeSig = "t=1796000330,v1=27cc1272dd64bd77e6fae8f422bef032cc81b0b6988e85a0e3ee51c8f19b404a"
+	const readmeSig = "t=1796000330,v1=262defe74cafd820f693b5d232c02b4cc659214d9bf4dee77c2bb56e9a8471db"
 	if got := Sign("whsec_example", time.Unix(1796000330, 0), b); got != readmeSig {
 		t.Errorf("Sign(README example) = %s, want %s", got, readmeSig)
 	}

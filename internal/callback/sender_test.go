@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -38,8 +39,8 @@ func TestDeliverSigned(t *testing.T) {
 		if r.sigErr != nil {
 			t.Errorf("Verify() = %v, want nil", r.sigErr)
 		}
-		if r.headerID != r.event.EventID {
-			t.Errorf("%s = %q, body event_id = %q", EventIDHeader, r.headerID, r.event.EventID)
+		if !slices.Contains(strings.Split(r.headerID, ","), r.event.EventID) {
+			t.Errorf("%s = %q, does not list body event_id %q", EventIDHeader, r.headerID, r.event.EventID)
 		}
 		byMsg[r.event.MessageID] = r
 	}
@@ -64,8 +65,12 @@ func TestDeliverSigned(t *testing.T) {
 		t.Errorf("event ids %q and %q: want distinct, non-empty", a, b)
 	}
 	waitFor(t, "observer", func() bool { return obs.get(func(o *countObserver) int { return o.delivered }) == 2 })
-	if n := obs.get(func(o *countObserver) int { return o.attempts[ResultSuccess] }); n != 2 {
-		t.Errorf("Attempt(success) calls = %d, want 2", n)
+	// Both were due at once: one request (one Attempt) carries both, in queue order.
+	if n := obs.get(func(o *countObserver) int { return o.attempts[ResultSuccess] }); n != 1 || rv.requestCount() != 1 {
+		t.Errorf("Attempt(success) calls = %d, requests = %d, want 1 and 1", n, rv.requestCount())
+	}
+	if reqs := rv.requests(); reqs[0].event.EventID != reqs[0].headerID[:strings.IndexByte(reqs[0].headerID+",", ',')] {
+		t.Errorf("%s = %q, want the body's event ids in body order", EventIDHeader, reqs[0].headerID)
 	}
 }
 
@@ -299,7 +304,7 @@ func TestHungReceiverDoesNotStallOthers(t *testing.T) {
 		RequestTimeout: time.Minute, BaseBackoff: time.Minute, MaxBackoff: time.Hour})
 
 	waitFor(t, "the fast receiver to get all its callbacks", func() bool { return len(fast.successes()) == 10 })
-	if n := len(hung.requests()); n > 2 {
+	if n := hung.requestCount(); n > 2 {
 		t.Errorf("hung receiver has %d requests in flight, want ≤ PerHost = 2", n)
 	}
 	if obs.get(func(o *countObserver) int { return o.deferred }) == 0 {
@@ -343,7 +348,8 @@ func TestRestartWithPending(t *testing.T) {
 		enqueue(t, st, "tokA", rv.URL, nil)
 	}
 	obs := newObserver()
-	s1 := &Sender{Store: st, Tokens: toks, Observer: obs, Workers: 4, PerHost: 4, RequestTimeout: time.Minute,
+	// One report per request, so that the receiver's request count is a report count.
+	s1 := &Sender{Store: st, Tokens: toks, Observer: obs, Workers: 4, PerHost: 4, MaxBatch: 1, RequestTimeout: time.Minute,
 		BaseBackoff: time.Millisecond, MaxBackoff: time.Millisecond}
 	if err := s1.Start(); err != nil {
 		t.Fatal(err)
@@ -460,7 +466,9 @@ func TestSlowReceiverBacklogPushedBack(t *testing.T) {
 	for range 3 {
 		enqueue(t, st, "fast", fast.URL, nil)
 	}
-	s := &Sender{Store: st, Tokens: toks, Observer: obs, Workers: 4, PerHost: 1, BatchSize: 4,
+	// One report per request: a batch would take the slow token's whole window at once
+	// and nothing would be left to push back.
+	s := &Sender{Store: st, Tokens: toks, Observer: obs, Workers: 4, PerHost: 1, BatchSize: 4, MaxBatch: 1,
 		BaseBackoff: time.Millisecond, MaxBackoff: 50 * time.Millisecond}
 	s.blockedWait, s.stallAfter = 10*time.Millisecond, time.Minute // progressing, never stalled
 	start(t, s)
@@ -483,5 +491,71 @@ func TestSlowReceiverBacklogPushedBack(t *testing.T) {
 		if r.event.Attempt != 1 {
 			t.Errorf("event %s attempt = %d, want 1: a push-back behind a working receiver is not an attempt", r.event.EventID, r.event.Attempt)
 		}
+	}
+}
+
+// Reports of one token due together go out MaxBatch at a time, one signed request per
+// batch; a 2xx acks every report of the batch, a failure reschedules every one of them
+// (Retry-After included) and leaves the other batches alone.
+func TestBatches(t *testing.T) {
+	st := newStore(t)
+	rv := newReceiver(t, secretA, func(w http.ResponseWriter, r *http.Request, n int) {
+		if n == 1 {
+			w.Header().Set("Retry-After", "3600")
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	obs := newObserver()
+	for range 7 {
+		enqueue(t, st, "tokA", rv.URL, nil)
+	}
+	before := time.Now()
+	// One worker: the batches are formed from the cache in queue order, one at a time.
+	start(t, &Sender{Store: st, Observer: obs, Workers: 1, MaxBatch: 3, BaseBackoff: time.Millisecond,
+		Tokens: newTokens("tokA", Token{URL: rv.URL, Secret: secretA})})
+
+	waitFor(t, "4 delivered, 3 rescheduled", func() bool {
+		return obs.get(func(o *countObserver) int { return o.delivered }) == 4 &&
+			obs.get(func(o *countObserver) int { return o.retries[ResultServerError] }) == 3
+	})
+	waitFor(t, "acks written", func() bool { return len(queued(t, st)) == 3 })
+	reqs := rv.requests()
+	perReq := map[int][]string{}
+	for _, r := range reqs {
+		if r.sigErr != nil {
+			t.Errorf("request %d: %v", r.req, r.sigErr)
+		}
+		perReq[r.req] = append(perReq[r.req], r.event.EventID)
+	}
+	if len(perReq) != 3 || len(reqs) != 7 {
+		t.Fatalf("%d requests carrying %d events, want 3 carrying 7", len(perReq), len(reqs))
+	}
+	for n, ids := range perReq {
+		if len(ids) > 3 {
+			t.Errorf("request %d carried %d events, want ≤ MaxBatch = 3", n, len(ids))
+		}
+	}
+	failed := map[string]bool{}
+	for _, id := range perReq[1] {
+		failed[id] = true
+	}
+	for _, cb := range queued(t, st) {
+		id := EventID(cb.Receipt.MessageID, cb.Seq)
+		if !failed[id] {
+			t.Errorf("event %s still queued, but its batch was answered 2xx", id)
+		}
+		if cb.Attempts != 1 || cb.NextAttempt.Before(before.Add(time.Hour)) {
+			t.Errorf("event %s: attempts %d, next %v; want 1 and Retry-After (1h) honoured", id, cb.Attempts, cb.NextAttempt)
+		}
+	}
+	for id, c := range rv.successes() {
+		if failed[id] || c != 1 {
+			t.Errorf("event %s answered 2xx %d times (failed batch: %v), want once, outside the failed batch", id, c, failed[id])
+		}
+	}
+	if a, n := obs.get(func(o *countObserver) int { return o.attempts[ResultSuccess] + o.attempts[ResultServerError] }), rv.requestCount(); a != n {
+		t.Errorf("Attempt calls = %d, requests = %d: want one per request", a, n)
 	}
 }

@@ -16,8 +16,8 @@ const (
 	// SignatureHeader carries "t=<unix seconds>,v1=<hex HMAC-SHA256>" where the MAC is
 	// computed with the token's callback secret over "<t>.<raw body>".
 	SignatureHeader = "Smppd-Signature"
-	// EventIDHeader repeats the payload's event_id so that a receiver can drop a
-	// duplicate delivery before parsing the body.
+	// EventIDHeader lists the event_id of every event in the body, comma-separated in
+	// body order, so that a receiver can drop a duplicate delivery before parsing it.
 	EventIDHeader = "Smppd-Event-Id"
 )
 

@@ -83,6 +83,7 @@ type Config struct {
 	CallbackWorkers  int           `yaml:"callback-workers"`
 	CallbackPerHost  int           `yaml:"callback-per-host"`
 	CallbackMaxRate  int           `yaml:"callback-max-rate"`
+	CallbackMaxBatch int           `yaml:"callback-max-batch"`
 
 	// Live is the upstream part: upstreams, routes, inbound, map_ttl,
 	// mo_ttl. Its keys and rules belong to internal/upstream.
@@ -122,6 +123,7 @@ func Default() Config {
 		CallbackRetryFor:     24 * time.Hour,
 		CallbackWorkers:      256,
 		CallbackPerHost:      32,
+		CallbackMaxBatch:     100,
 	}
 	c.Live.SetDefaults()
 	return c
@@ -229,6 +231,7 @@ func (c *Config) Validate() error {
 		{"max-pending", c.MaxPending, 1}, {"max-conns", c.MaxConns, 0}, {"max-conns-per-ip", c.MaxConnsPerIP, 0},
 		{"max-response-timeouts", c.MaxResponseTimeouts, -1},
 		{"callback-workers", c.CallbackWorkers, 1}, {"callback-per-host", c.CallbackPerHost, 1}, {"callback-max-rate", c.CallbackMaxRate, 0},
+		{"callback-max-batch", c.CallbackMaxBatch, 1},
 	}
 	for _, a := range atLeast {
 		if a.v < a.min {

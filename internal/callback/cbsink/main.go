@@ -9,6 +9,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -50,15 +51,20 @@ func main() {
 			http.Error(w, err.Error(), http.StatusUnauthorized)
 			return
 		}
-		valid.Add(1)
-		id := r.Header.Get(callback.EventIDHeader)
-		mu.Lock()
-		_, dup := seen[id]
-		seen[id] = struct{}{}
-		mu.Unlock()
-		if dup {
-			dups.Add(1)
+		var batch callback.Batch
+		if err := json.Unmarshal(body, &batch); err != nil || len(batch.Events) == 0 {
+			http.Error(w, "want {\"events\":[…]}", http.StatusBadRequest)
+			return
 		}
+		valid.Add(int64(len(batch.Events)))
+		mu.Lock()
+		for _, ev := range batch.Events {
+			if _, dup := seen[ev.EventID]; dup {
+				dups.Add(1)
+			}
+			seen[ev.EventID] = struct{}{}
+		}
+		mu.Unlock()
 		if *verbose {
 			fmt.Printf("%s\n", body)
 		}
