@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"github.com/smppd/smppd/pdu"
 	"io"
 	"net"
 	"os"
@@ -136,3 +137,47 @@ func dialDaemon(t *testing.T, addr string) net.Conn {
 }
 
 var _ = strings.Contains
+
+// submitForReceipt sends one submit_sm asking for a final receipt over a
+// bound transceiver and reads until both its submit_sm_resp (ESME_ROK) and
+// the receipt arrived; it acknowledges the receipt. It returns the message
+// id from the response and the receipt's receipted_message_id and state.
+func submitForReceipt(t *testing.T, e *pipelinedESME, r *pdu.Reader, dest, text string, wait time.Duration) (msgID, receiptID string, state pdu.MessageState) {
+	t.Helper()
+	s := &pdu.SubmitSM{
+		Source:             pdu.Address{TON: pdu.TONInternational, NPI: pdu.NPIISDN, Addr: "15550001"},
+		Dest:               pdu.Address{TON: pdu.TONInternational, NPI: pdu.NPIISDN, Addr: dest},
+		RegisteredDelivery: 1,
+		ShortMessage:       []byte(text),
+	}
+	if err := e.write(2, pdu.StatusOK, s); err != nil {
+		t.Fatal(err)
+	}
+	e.conn.SetReadDeadline(time.Now().Add(wait))
+	defer e.conn.SetReadDeadline(time.Time{})
+	for msgID == "" || receiptID == "" {
+		h, body, err := r.ReadFrame()
+		if err != nil {
+			t.Fatalf("read (message id %q): %v", msgID, err)
+		}
+		p, err := pdu.Decode(h, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch p := p.(type) {
+		case *pdu.SubmitSMResp:
+			if h.Status != pdu.StatusOK {
+				t.Fatalf("submit: %v", h.Status)
+			}
+			msgID = p.MessageID
+		case *pdu.DeliverSM:
+			receiptID, _ = p.TLVs.ReceiptedMessageID()
+			if receiptID == "" {
+				t.Fatalf("receipt without receipted_message_id: %q", p.ShortMessage)
+			}
+			state, _ = p.TLVs.MessageState()
+			e.write(h.Seq, pdu.StatusOK, &pdu.DeliverSMResp{})
+		}
+	}
+	return msgID, receiptID, state
+}

@@ -267,39 +267,7 @@ func TestServeWiresUpstream(t *testing.T) {
 	r := pdu.NewReader(conn, 0)
 	e := &pipelinedESME{conn: conn}
 	e.bind(t, r, sys, pass)
-	s := &pdu.SubmitSM{
-		Source:             pdu.Address{TON: pdu.TONInternational, NPI: pdu.NPIISDN, Addr: "15550001"},
-		Dest:               pdu.Address{TON: pdu.TONInternational, NPI: pdu.NPIISDN, Addr: "15550002"},
-		RegisteredDelivery: 1,
-		ShortMessage:       []byte("through two daemons"),
-	}
-	if err := e.write(2, pdu.StatusOK, s); err != nil {
-		t.Fatal(err)
-	}
-	conn.SetReadDeadline(time.Now().Add(20 * time.Second))
-	var msgID, receiptID string
-	var state pdu.MessageState
-	for msgID == "" || receiptID == "" {
-		h, body, err := r.ReadFrame()
-		if err != nil {
-			t.Fatalf("read (message id %q): %v", msgID, err)
-		}
-		p, err := pdu.Decode(h, body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		switch p := p.(type) {
-		case *pdu.SubmitSMResp:
-			if h.Status != pdu.StatusOK {
-				t.Fatalf("submit: %v", h.Status)
-			}
-			msgID = p.MessageID
-		case *pdu.DeliverSM:
-			receiptID, _ = p.TLVs.ReceiptedMessageID()
-			state, _ = p.TLVs.MessageState()
-			e.write(h.Seq, pdu.StatusOK, &pdu.DeliverSMResp{})
-		}
-	}
+	msgID, receiptID, state := submitForReceipt(t, e, r, "15550002", "through two daemons", 20*time.Second)
 	if receiptID != msgID || state != pdu.StateDelivered {
 		t.Errorf("receipt for %q in state %v, want %q DELIVERED", receiptID, state, msgID)
 	}

@@ -47,41 +47,9 @@ func TestServeWithAdminSocket(t *testing.T) {
 	e := &pipelinedESME{conn: conn}
 	e.bind(t, r, created.SystemID, created.Password)
 
-	// A submit works, and the receipt comes back on the same transceiver.
-	s := &pdu.SubmitSM{
-		Source:             pdu.Address{TON: pdu.TONInternational, NPI: pdu.NPIISDN, Addr: "15550001"},
-		Dest:               pdu.Address{TON: pdu.TONInternational, NPI: pdu.NPIISDN, Addr: "15550002"},
-		RegisteredDelivery: 1,
-		ShortMessage:       []byte("through the daemon"),
-	}
-	if err := e.write(2, pdu.StatusOK, s); err != nil {
-		t.Fatal(err)
-	}
-	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	var msgID string
-	for gotReceipt := false; msgID == "" || !gotReceipt; {
-		h, body, err := r.ReadFrame()
-		if err != nil {
-			t.Fatalf("read: %v", err)
-		}
-		p, err := pdu.Decode(h, body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		switch p := p.(type) {
-		case *pdu.SubmitSMResp:
-			if h.Status != pdu.StatusOK {
-				t.Fatalf("submit: %v", h.Status)
-			}
-			msgID = p.MessageID
-		case *pdu.DeliverSM:
-			id, _ := p.TLVs.ReceiptedMessageID()
-			if id == "" {
-				t.Fatalf("receipt without receipted_message_id: %q", p.ShortMessage)
-			}
-			gotReceipt = true
-			e.write(h.Seq, pdu.StatusOK, &pdu.DeliverSMResp{})
-		}
+	// A submit works, and its receipt comes back on the same transceiver.
+	if msgID, receiptID, state := submitForReceipt(t, e, r, "15550002", "through the daemon", 10*time.Second); receiptID != msgID || state != pdu.StateDelivered {
+		t.Errorf("receipt for %q in state %v, want %q DELIVERED", receiptID, state, msgID)
 	}
 
 	var rows []sessionInfo
