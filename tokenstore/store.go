@@ -106,6 +106,10 @@ type Store struct {
 	cache   map[string]cacheEntry // token id → last successful verification
 	macKey  []byte                // keys the password MACs in cache; per process
 
+	// generation counts the token edits (create, update, revoke, rotate) this Store
+	// made; see Generation.
+	generation atomic.Uint64
+
 	flushMu      sync.Mutex
 	bindMu       sync.Mutex
 	pendingBinds map[string]time.Time
@@ -254,7 +258,7 @@ func (s *Store) Create(ctx context.Context, p CreateParams) (Token, Secrets, err
 		}
 		rec.PasswordHash = h
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		if err := claimName(tx, rec.Name, rec.ID); err != nil {
 			return err
 		}
@@ -343,6 +347,20 @@ func resolve(tx *bolt.Tx, idOrName string) (record, error) {
 	return record{}, fmt.Errorf("%w: %q", ErrNotFound, idOrName)
 }
 
+// update runs fn in a write transaction as a token edit: the generation moves on
+// whether or not it committed (a reader only re-reads once more for nothing).
+func (s *Store) update(fn func(tx *bolt.Tx) error) error {
+	defer s.generation.Add(1)
+	return s.db.Update(fn)
+}
+
+// Generation changes after every create, update, revoke and rotate made through this
+// Store, so a caller may keep tokens it read while the generation it read them at is
+// current. That covers every edit: the Store holds the file's lock, so no other
+// process writes it (the CLI edits through the daemon's admin socket). Recorded bind
+// times do not count: they are not edits.
+func (s *Store) Generation() uint64 { return s.generation.Load() }
+
 // Get returns the token with the given id or name.
 func (s *Store) Get(idOrName string) (Token, error) {
 	var rec record
@@ -425,7 +443,7 @@ func (s *Store) Update(idOrName string, p UpdateParams) (Token, Secrets, error) 
 		}
 	}
 	var out record
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		rec, err := resolve(tx, idOrName)
 		if err != nil {
 			return err
@@ -493,7 +511,7 @@ func (s *Store) Update(idOrName string, p UpdateParams) (Token, Secrets, error) 
 // unchanged.
 func (s *Store) Revoke(idOrName string) (Token, error) {
 	var out record
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		rec, err := resolve(tx, idOrName)
 		if err != nil {
 			return err
@@ -543,7 +561,7 @@ func (s *Store) Rotate(idOrName string, p RotateParams) (Token, Secrets, error) 
 		}
 	}
 	var out record
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.update(func(tx *bolt.Tx) error {
 		rec, err := getRecord(tx, cur.ID)
 		if err != nil {
 			return err

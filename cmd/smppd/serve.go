@@ -303,7 +303,8 @@ func (a *app) buildGateway() error {
 }
 
 // buildCallbacks makes the sender that POSTs delivery reports to tokens'
-// callback URLs; the gateway wakes it after each commit that queued one.
+// callback URLs; the store hands it each callback after the commit that
+// queued it.
 func (a *app) buildCallbacks() {
 	c := a.cfg
 	a.callbacks = &callback.Sender{
@@ -320,7 +321,9 @@ func (a *app) buildCallbacks() {
 		Logger:          a.log.With("component", "callback"),
 	}
 	registerCallbackGauges(a.reg, func() int { return a.callbacks.Stats().InFlight })
-	a.gw.OnCallback = a.callbacks.Notify
+	// Each commit that queued callbacks hands them to the sender in memory; the
+	// sender reads the store only at start, for retries and for overflow.
+	a.store.SetCallbackHook(a.callbacks.Offer)
 }
 
 // buildUpstream makes the connector that forwards live tokens' messages to

@@ -3,6 +3,7 @@ package callback
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -282,12 +283,23 @@ func (o *countObserver) get(f func(o *countObserver) int) int {
 	return f(o)
 }
 
+// noHook leaves the store's callback hook unset in start, so that a run of the
+// package's tests (go test -args -nohook) covers the sender finding every callback
+// by reading the store, as it does for whatever Offer could not take.
+var noHook = flag.Bool("nohook", false, "do not offer new callbacks to the sender in memory")
+
 // start starts s with test-friendly defaults and stops it at cleanup.
 func start(t *testing.T, s *Sender) *Sender {
 	t.Helper()
 	if s.BaseBackoff == 0 {
 		s.BaseBackoff = time.Millisecond
 		s.MaxBackoff = 10 * time.Millisecond
+	}
+	// As `smppd serve` wires it: callbacks queued from now on are offered in memory
+	// (those queued before are found by Start's first read).
+	if st, ok := s.Store.(*msgstore.Store); ok && !*noHook {
+		st.SetCallbackHook(s.Offer)
+		t.Cleanup(func() { st.SetCallbackHook(nil) })
 	}
 	if err := s.Start(); err != nil {
 		t.Fatalf("Start: %v", err)

@@ -1,10 +1,13 @@
 package callback
 
 import (
+	"bytes"
+	"encoding/json"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/smppd/smppd/internal/msgstore"
 	"github.com/smppd/smppd/pdu"
@@ -28,10 +31,7 @@ func TestEventJSON(t *testing.T) {
 	m.Concat.Ref, m.Concat.Total, m.Concat.Part = 7, 2, 1
 
 	hex := func(id uint64) string { return strconv.FormatUint(id, 16) }
-	b, err := marshal(Batch{Events: []Event{NewEvent(cb, "acme", hex)}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := appendBatch(nil, []msgstore.Callback{cb}, "acme", hex)
 	// The README example (a request carrying one event), byte for byte, and its
 	// signature there.
 	const want = `{"events":[{"event_id":"evt_1000000000001c_2a","type":"message.status","attempt":1,"message_id":"1000000000001c","token_id":"tok_8f3a","token_name":"acme","source":"ACME","destination":"34600000001","status":"UNDELIV","final":true,"error_code":"001","submitted_at":"2026-11-30T00:41:07.123Z","done_at":"2026-11-30T00:41:09.500Z","segment":{"ref":7,"total":2,"part":1},"test_mode":true}]}`
@@ -44,7 +44,7 @@ func TestEventJSON(t *testing.T) {
 	}
 
 	// No HTML escaping: receivers compare raw strings.
-	if b, _ := marshal(NewEvent(cb, "a<b>&c", hex)); !strings.Contains(string(b), `"token_name":"a<b>&c"`) {
+	if b := appendBatch(nil, []msgstore.Callback{cb}, "a<b>&c", hex); !strings.Contains(string(b), `"token_name":"a<b>&c"`) {
 		t.Errorf("marshal() escaped the token name: %s", b)
 	}
 
@@ -56,4 +56,62 @@ func TestEventJSON(t *testing.T) {
 	if ev.Segment != nil || ev.Final || ev.ErrorCode != "000" || ev.Status != "ENROUTE" {
 		t.Errorf("NewEvent() = %+v, want no segment, final false, error_code 000, status ENROUTE", ev)
 	}
+}
+
+// marshal is the reference encoding appendBatch must equal: encoding/json without HTML
+// escaping.
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte{'\n'}), nil
+}
+
+// FuzzAppendBatch holds the sender's hand-written encoder to encoding/json's output
+// for the documented types, byte for byte, whatever the strings hold (quotes,
+// control characters, invalid UTF-8, U+2028) and whatever the numbers are.
+func FuzzAppendBatch(f *testing.F) {
+	f.Add("acme", "ACME", "34600000001", "001", uint64(0x1000000000001c), uint64(42), 0, byte(5), byte(2), uint16(7), byte(2), byte(1), true, int64(1796000330123))
+	f.Add("a<b>&c \"q\" \\ \t\n\x00\x1f\x7f", "\xff\xfe", "\u2028\u2029 é 😀", "", uint64(0), uint64(0), 7, byte(0), byte(0), uint16(0), byte(1), byte(0), false, int64(0))
+	f.Add("", "", "", "\b\f\r", ^uint64(0), ^uint64(0), 1<<30, byte(8), byte(255), uint16(65535), byte(255), byte(255), true, int64(-1))
+	f.Fuzz(func(t *testing.T, name, src, dst, errCode string, msgID, seq uint64, attempts int, state, total byte, ref uint16, part, flags byte, test bool, ms int64) {
+		if attempts < 0 || attempts > 1<<40 {
+			attempts = 0
+		}
+		var cb msgstore.Callback
+		cb.Seq, cb.TokenID, cb.Attempts = seq, name+"_id", attempts
+		r := &cb.Receipt
+		r.MessageID, r.State, r.ErrCode = msgID, pdu.MessageState(state), errCode
+		if ms != 0 {
+			r.DoneAt = time.UnixMilli(ms)
+			r.Message.SubmitAt = time.UnixMilli(ms / 2).In(time.FixedZone("X", 3600))
+		}
+		r.Message.Source.Addr, r.Message.Dest.Addr = src, dst
+		r.Message.Concat.Ref, r.Message.Concat.Total, r.Message.Concat.Part = ref, total, part
+		r.Message.TestMode = test
+		other := cb
+		other.Seq++
+		other.Receipt.Message.Concat.Total = flags
+		cbs := []msgstore.Callback{cb, other}
+		formatID := func(id uint64) string { return strconv.FormatUint(id, 10) + src[:min(len(src), 2)] }
+
+		events := []Event{NewEvent(cb, name, formatID), NewEvent(other, name, formatID)}
+		want, err := marshal(Batch{Events: events})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := appendBatch(nil, cbs, name, formatID)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("appendBatch() =\n%s\nencoding/json:\n%s", got, want)
+		}
+		if !utf8.Valid(got) || !json.Valid(got) {
+			t.Fatalf("appendBatch() wrote invalid JSON or UTF-8: %q", got)
+		}
+		if ids := string(appendEventIDs(nil, cbs)); ids != events[0].EventID+","+events[1].EventID {
+			t.Fatalf("appendEventIDs() = %q, want the events' ids", ids)
+		}
+	})
 }

@@ -36,7 +36,10 @@ var (
 // earliest NextAttempt, the sender uses it to arm its timer; otherwise it asks
 // DueCallbacks for the single oldest entry, which is the same thing.
 type Store interface {
-	DueCallbacks(now time.Time, limit int) ([]msgstore.Callback, error)
+	// AppendDueCallbacks appends up to limit callbacks due at now, earliest first,
+	// passing over (neither decoding nor counting) those for which skip returns true.
+	// issued is the highest seq queued as of the read (see Offer).
+	AppendDueCallbacks(dst []msgstore.Callback, now time.Time, limit int, skip func(seq uint64) bool) (cbs []msgstore.Callback, issued uint64, err error)
 	AckCallback(seq uint64, done func(error))
 	// AckCallbacks acks the reports of one batched request in one write; seqs that
 	// are no longer queued are skipped.
@@ -142,7 +145,15 @@ type Sender struct {
 	justDone map[uint64]uint64
 	// Owned by the dispatcher goroutine: due entries read but not yet dispatched, and
 	// whether the store may hold due entries that are not in the cache.
-	cache    []cached
+	cache []cached
+	// fresh holds callbacks handed over by Offer, not yet moved into the cache
+	// (s.mu); readUpTo is the highest seq issued as of the last store read: an
+	// offered callback at or below it was visible to that read (s.mu).
+	fresh    []msgstore.Callback
+	readUpTo uint64
+	readBuf  []msgstore.Callback // reused by every read
+	hostOf   map[string]string   // hostKey by URL, bounded (see host)
+	skipFn   func(uint64) bool   // s.skipLocked, allocated once
 	stale    bool
 	lastScan time.Time
 	// rescanEvery spaces reads that only look past blocked entries (see dispatch);
@@ -204,6 +215,56 @@ func (s *Sender) Notify() {
 	s.kick()
 }
 
+// Offer hands the sender callbacks that were just queued, so that it need not read them
+// back from the store: msgstore.Store.SetCallbackHook(sender.Offer). Call it after the
+// commit that queued them. It never blocks for long and never fails: what the sender
+// cannot hold in memory (more than 4·BatchSize waiting) or already saw in a store read
+// it leaves to the store, where a read finds it. The slice is the sender's.
+func (s *Sender) Offer(cbs []msgstore.Callback) {
+	s.mu.Lock()
+	if !s.started {
+		s.mu.Unlock()
+		s.Notify() // Start's first read finds them
+		return
+	}
+	now := s.Now()
+	overflow := false
+	for _, cb := range cbs {
+		switch {
+		case cb.Seq <= s.readUpTo:
+			// A read since the commit saw it: it is in the cache, in flight, or
+			// left for the next read. Taking it too could send it twice.
+		case cb.NextAttempt.After(now):
+			s.addWake(cb.NextAttempt) // not due yet (a scheduling clock behind): a read will
+		case len(s.fresh) >= 4*s.BatchSize:
+			overflow = true
+		default:
+			s.fresh = append(s.fresh, cb)
+		}
+	}
+	s.mu.Unlock()
+	if overflow {
+		s.Notify()
+		return
+	}
+	s.kick()
+}
+
+// takeFresh moves offered callbacks into the cache, up to 4·BatchSize entries in it
+// (dispatcher goroutine).
+func (s *Sender) takeFresh() {
+	s.mu.Lock()
+	n := min(len(s.fresh), max(0, 4*s.BatchSize-len(s.cache)))
+	take := s.fresh[:n]
+	for _, cb := range take {
+		s.cache = append(s.cache, cached{cb, s.host(cb.URL)})
+	}
+	rest := copy(s.fresh, s.fresh[n:])
+	clear(s.fresh[rest:])
+	s.fresh = s.fresh[:rest]
+	s.mu.Unlock()
+}
+
 // kick wakes the dispatcher without asking for a store read (a slot freed up).
 func (s *Sender) kick() {
 	select {
@@ -229,6 +290,8 @@ func (s *Sender) Start() error {
 	s.hosts = make(map[string]*hostState)
 	s.justDone = make(map[uint64]uint64)
 	s.slowDefers = make(map[string]int)
+	s.hostOf = make(map[string]string)
+	s.skipFn = s.skipLocked
 	s.rateAt, s.rateTokens = time.Now(), 1
 	s.rescanEvery = minRescan
 	if s.stallAfter == 0 {
@@ -457,6 +520,7 @@ func (s *Sender) dispatch() time.Duration {
 		s.stale = true
 	}
 	s.mu.Unlock()
+	s.takeFresh()
 	if _, full := s.dispatchCache(now); full || !s.stale {
 		return s.sleep(now, s.rateRecheck(now))
 	}
@@ -475,28 +539,45 @@ func (s *Sender) dispatch() time.Duration {
 		blockedHosts[c.host] = struct{}{}
 	}
 	s.lastScan = time.Now()
-	// Entries in flight are still due in the store and come first in the read. With
-	// batched requests a host can have up to PerHost·MaxBatch of them, more than a
-	// window, and they would hide every other token's entries until their requests
-	// end; so the read goes that much further and the window proper stays BatchSize.
+	// Entries in flight are still due in the store and come first in the read; with
+	// batched requests a host can have PerHost·MaxBatch of them. The read passes over
+	// them (and over entries whose outcome was just written) by key, without decoding
+	// them, so a read costs what is new. s.mu is held across it so that skip sees a
+	// consistent in-flight set; attempts finishing meanwhile wait for the read, which
+	// never waits for them.
 	s.mu.Lock()
-	limit := s.BatchSize + len(s.inflight)
+	batch, issued, err := s.Store.AppendDueCallbacks(s.readBuf[:0], now, s.BatchSize, s.skipFn)
+	if err == nil {
+		// Offered entries the read could see are its to report: drop them from
+		// fresh, and from the cache below, so that none is taken twice.
+		s.readUpTo = max(s.readUpTo, issued)
+		s.fresh = slices.DeleteFunc(s.fresh, func(cb msgstore.Callback) bool { return cb.Seq <= issued })
+	}
 	s.mu.Unlock()
-	batch, err := s.Store.DueCallbacks(now, limit)
 	if err != nil {
 		s.log.Error("callback: reading due callbacks", "err", err)
 		return time.Second
 	}
-	s.stale = len(batch) >= limit
+	s.stale = len(batch) >= s.BatchSize
+	// Cached entries the read could not see (offered since) stay, after it.
+	var newer []cached
+	for _, c := range s.cache {
+		if c.Seq > issued {
+			newer = append(newer, c)
+		}
+	}
 	s.cache = s.cache[:0]
 	newHosts := false // the read found a host the cache had nothing for
 	for _, cb := range batch {
-		c := cached{cb, hostKey(cb.URL)}
+		c := cached{cb, s.host(cb.URL)}
 		if _, ok := blockedHosts[c.host]; !ok {
 			newHosts = true
 		}
 		s.cache = append(s.cache, c)
 	}
+	s.cache = append(s.cache, newer...)
+	clear(batch) // the cache holds copies; drop the strings' references
+	s.readBuf = batch[:0]
 	if _, full := s.dispatchCache(now); full || !s.stale {
 		s.rescanEvery = minRescan
 		return s.sleep(now, s.rateRecheck(now))
@@ -638,7 +719,7 @@ func (s *Sender) dispatchCache(now time.Time) (started int, full bool) {
 			continue
 		}
 		if s.active >= s.Workers {
-			kept = append(kept, s.cache[i:]...)
+			kept = s.keepPending(kept, s.cache[i:])
 			full = true
 			break
 		}
@@ -648,7 +729,7 @@ func (s *Sender) dispatchCache(now time.Time) (started int, full bool) {
 			continue
 		}
 		if wait := s.takeToken(); wait > 0 {
-			kept = append(kept, s.cache[i:]...)
+			kept = s.keepPending(kept, s.cache[i:])
 			s.rateWait = wait
 			full = true
 			break
@@ -689,6 +770,18 @@ func (s *Sender) dispatchCache(now time.Time) (started int, full bool) {
 	clear(s.cache[len(kept):]) // drop references to sent entries
 	s.cache = kept
 	return started, full
+}
+
+// keepPending appends to kept the entries of rest that still wait: not in flight (a
+// batch took them along) and not finished since the pass began. Keeping one that a
+// batch took would send it again once that batch is done (s.mu held).
+func (s *Sender) keepPending(kept, rest []cached) []cached {
+	for _, c := range rest {
+		if !s.skipLocked(c.Seq) {
+			kept = append(kept, c)
+		}
+	}
+	return kept
 }
 
 // batchKey groups cached entries that one request may carry: the token decides URL
@@ -763,7 +856,7 @@ var farFuture = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
 // oldestQueued is NextCallback for stores without it: the oldest entry of the
 // NextAttempt-ordered queue, whether due or not.
 func (s *Sender) oldestQueued() (time.Time, bool) {
-	cbs, err := s.Store.DueCallbacks(farFuture, 1)
+	cbs, _, err := s.Store.AppendDueCallbacks(nil, farFuture, 1, nil)
 	if err != nil || len(cbs) == 0 {
 		return time.Time{}, false
 	}
@@ -843,23 +936,14 @@ func (s *Sender) attempt(batch []msgstore.Callback) outcome {
 	if u, err := url.Parse(tok.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return outcome{giveUp: true, reason: GiveUpNoURL, detail: "invalid callback URL"}
 	}
-	events := make([]Event, len(batch))
-	ids := make([]string, len(batch))
-	for i, c := range batch {
-		events[i] = NewEvent(c, tok.Name, s.FormatMessageID)
-		ids[i] = events[i].EventID
-	}
-	body, err := marshal(Batch{Events: events})
-	if err != nil {
-		return outcome{result: ResultInternal, detail: "encoding: " + err.Error()}
-	}
+	body := appendBatch(make([]byte, 0, 512*len(batch)), batch, tok.Name, s.FormatMessageID)
 	ctx, cancel := context.WithTimeout(s.ctx, s.RequestTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, tok.URL, bytes.NewReader(body))
 	if err != nil {
 		return outcome{giveUp: true, reason: GiveUpNoURL, detail: "invalid callback URL: " + err.Error()}
 	}
-	eventIDs := strings.Join(ids, ",")
+	eventIDs := string(appendEventIDs(make([]byte, 0, 32*len(batch)), batch))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", s.UserAgent)
 	req.Header.Set(EventIDHeader, eventIDs)
@@ -896,7 +980,9 @@ func (s *Sender) attempt(batch []msgstore.Callback) outcome {
 		}
 		o.retryAfter, o.hasAfter = parseRetryAfter(resp.Header.Get("Retry-After"), s.Now())
 	}
-	s.log.Debug("callback attempt", "seq", cb.Seq, "token", cb.TokenID, "events", len(batch), "first", ids[0], "result", r.String(), "status", resp.StatusCode, "duration", d)
+	if s.log.Enabled(ctx, slog.LevelDebug) { // the arguments cost allocations per request
+		s.log.Debug("callback attempt", "seq", cb.Seq, "token", cb.TokenID, "events", len(batch), "first", EventID(cb.Receipt.MessageID, cb.Seq), "result", r.String(), "status", resp.StatusCode, "duration", d)
+	}
 	return o
 }
 
@@ -1031,6 +1117,33 @@ func (s *Sender) afterReschedule(next time.Time, done func(error)) func(error) {
 		done(err)
 	}
 }
+
+// skipLocked reports whether a store read should pass over seq: in flight, or its
+// outcome written since the pass began (s.mu held).
+func (s *Sender) skipLocked(seq uint64) bool {
+	if _, ok := s.inflight[seq]; ok {
+		return true
+	}
+	_, ok := s.justDone[seq]
+	return ok
+}
+
+// host returns hostKey(rawURL), parsing each distinct URL once: a token's reports all
+// carry its URL. Dispatcher goroutine only; the memo is dropped when it grows past
+// maxHostMemo distinct URLs.
+func (s *Sender) host(rawURL string) string {
+	if h, ok := s.hostOf[rawURL]; ok {
+		return h
+	}
+	if len(s.hostOf) >= maxHostMemo {
+		clear(s.hostOf)
+	}
+	h := hostKey(rawURL)
+	s.hostOf[rawURL] = h
+	return h
+}
+
+const maxHostMemo = 4096
 
 // hostKey is the per-host limit's key: scheme-less host:port as the URL gives it,
 // lower-cased. An unparsable URL gets its own key; the attempt will give it up.

@@ -3,17 +3,20 @@ package callback
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/smppd/smppd/internal/msgstore"
+	"github.com/smppd/smppd/pdu"
 )
 
 const secretA = "whsec_test_secret_a"
@@ -557,5 +560,138 @@ func TestBatches(t *testing.T) {
 	}
 	if a, n := obs.get(func(o *countObserver) int { return o.attempts[ResultSuccess] + o.attempts[ResultServerError] }), rv.requestCount(); a != n {
 		t.Errorf("Attempt calls = %d, requests = %d: want one per request", a, n)
+	}
+}
+
+// Callbacks queued while the sender runs reach it in memory (the store's callback
+// hook), while store reads forced at random moments race those hand-overs, and a
+// small BatchSize makes the sender leave overflow to the store: still every event is
+// sent exactly once, through both the submit and the transition paths.
+func TestOfferedExactlyOnce(t *testing.T) {
+	st := newStore(t)
+	rv := newReceiver(t, secretA, nil)
+	s := start(t, &Sender{Store: st, Workers: 8, PerHost: 4, BatchSize: 4, MaxBatch: 3,
+		Tokens: newTokens("tokA", Token{URL: rv.URL, Secret: secretA})})
+	stop := make(chan struct{})
+	reads := make(chan struct{})
+	go func() { // a store read at any moment: as Notify, a due retry or a timer cause
+		defer close(reads)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Microsecond):
+				s.Notify()
+			}
+		}
+	}()
+	const writers, each = 4, 100
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				if (w+i)%2 == 0 {
+					enqueue(t, st, "tokA", rv.URL, nil) // Transition: queueReport
+					continue
+				}
+				m := msgstore.Message{ID: st.NextID(), TokenID: "tokA", TestMode: true, RegisteredDelivery: 1,
+					Dest: pdu.Address{Addr: "34600000001"}, SubmitAt: baseTime, ExpireAt: baseTime.Add(time.Hour)}
+				wait(t, "SubmitFinal", func(done func(error)) {
+					st.SubmitFinal(&m, msgstore.Transition{State: pdu.StateDelivered, Final: true, Receipt: i%3 == 0, Callback: rv.URL}, done)
+				})
+			}
+		})
+	}
+	wg.Wait()
+	waitFor(t, "every event answered 2xx", func() bool { return len(rv.successes()) == writers*each })
+	waitFor(t, "the queue emptied", func() bool { return len(queued(t, st)) == 0 })
+	close(stop)
+	<-reads
+
+	seen := map[string]int{}
+	for _, r := range rv.requests() {
+		if r.sigErr != nil {
+			t.Errorf("request %d: %v", r.req, r.sigErr)
+		}
+		seen[r.event.EventID]++
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("event %s sent %d times, want once", id, n)
+		}
+	}
+	if len(seen) != writers*each {
+		t.Errorf("%d distinct events sent, want %d", len(seen), writers*each)
+	}
+}
+
+// The hand-over from memory keeps the fairness of store reads: a hung receiver's
+// callbacks queued while the sender runs, more than it holds in memory, do not keep
+// another token's callbacks from going out.
+func TestHungReceiverLiveTraffic(t *testing.T) {
+	st := newStore(t)
+	release := make(chan struct{})
+	hung := newReceiver(t, secretA, func(w http.ResponseWriter, r *http.Request, n int) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	})
+	t.Cleanup(func() { close(release) })
+	fast := newReceiver(t, secretA, nil)
+	toks := newTokens("slow", Token{URL: hung.URL, Secret: secretA}, "fast", Token{URL: fast.URL, Secret: secretA})
+	s := start(t, &Sender{Store: st, Tokens: toks, Workers: 4, PerHost: 2, BatchSize: 8,
+		RequestTimeout: time.Minute, BaseBackoff: time.Minute, MaxBackoff: time.Hour})
+	for i := range 110 {
+		if i%11 == 10 {
+			enqueue(t, st, "fast", fast.URL, nil)
+		} else {
+			enqueue(t, st, "slow", hung.URL, nil)
+		}
+		if *noHook {
+			s.Notify()
+		}
+	}
+	waitFor(t, "the fast receiver to get all its callbacks", func() bool { return len(fast.successes()) == 10 })
+	if n := hung.requestCount(); n > 2 {
+		t.Errorf("hung receiver has %d requests in flight, want ≤ PerHost = 2", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := s.Stop(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Stop() = %v, want DeadlineExceeded (hung requests cancelled)", err)
+	}
+}
+
+// A batch takes along later entries of its token; when the pass then stops (every
+// worker busy, or the MaxRate budget spent), those must not stay behind to be sent
+// again after their batch is done. Two tokens interleaved, one worker: each batch
+// takes entries from beyond the point where the pass stops.
+func TestBatchedEntriesNotSentTwice(t *testing.T) {
+	for _, rate := range []float64{0, 50} {
+		t.Run(fmt.Sprintf("maxrate=%v", rate), func(t *testing.T) {
+			st := newStore(t)
+			rv := newReceiver(t, secretA, nil)
+			for i := range 24 {
+				tok := []string{"tokA", "tokB"}[i%2]
+				enqueue(t, st, tok, rv.URL, nil)
+			}
+			start(t, &Sender{Store: st, Workers: 1, MaxBatch: 2, MaxRate: rate,
+				Tokens: newTokens("tokA", Token{URL: rv.URL, Secret: secretA}, "tokB", Token{URL: rv.URL, Secret: secretA})})
+			waitFor(t, "the queue to empty", func() bool { return len(queued(t, st)) == 0 })
+			time.Sleep(50 * time.Millisecond) // a second send would come within a few passes
+			seen := map[string]int{}
+			for _, r := range rv.requests() {
+				seen[r.event.EventID]++
+			}
+			for id, n := range seen {
+				if n != 1 {
+					t.Errorf("event %s sent %d times, want once", id, n)
+				}
+			}
+			if len(seen) != 24 {
+				t.Errorf("%d events sent, want 24", len(seen))
+			}
+		})
 	}
 }

@@ -26,15 +26,15 @@ func (s *Store) AckCallbacks(seqs []uint64, done func(error)) {
 			if !bytes.Equal(k, key) {
 				continue
 			}
-			cb := Callback{Seq: seq}
-			if err := cb.UnmarshalBinary(v); err != nil {
+			next, err := callbackNextAttempt(v)
+			if err != nil {
 				return fmt.Errorf("callback %d: %w", seq, err)
 			}
 			if err := c.Delete(); err != nil {
 				return &writeError{err}
 			}
 			d.callbacks--
-			if err := del(due, timeKey(cb.NextAttempt, seq)); err != nil {
+			if err := del(due, timeKey(next, seq)); err != nil {
 				return err
 			}
 		}

@@ -51,8 +51,9 @@ func del(b *bolt.Bucket, k []byte) error {
 
 // completion carries a committed (or failed) group to the completer.
 type completion struct {
-	ops  []op
-	errs []error // per op; nil when every op succeeded
+	ops       []op
+	errs      []error    // per op; nil when every op succeeded
+	callbacks []Callback // queued by the commit, for the callback hook
 }
 
 // enqueue queues o for the committer, or fails it at once (on another goroutine, so that done
@@ -117,7 +118,7 @@ func (s *Store) committer() {
 			continue
 		}
 		start := time.Now()
-		errs, err := s.commit(batch)
+		errs, cbs, err := s.commit(batch)
 		took := time.Since(start)
 		if err != nil {
 			s.commitErrors.Add(1)
@@ -129,7 +130,7 @@ func (s *Store) committer() {
 		if h := s.OnCommit; h != nil {
 			h(len(batch), took)
 		}
-		s.completions <- completion{ops: batch, errs: errs}
+		s.completions <- completion{ops: batch, errs: errs, callbacks: cbs}
 	}
 }
 
@@ -138,6 +139,11 @@ func (s *Store) committer() {
 func (s *Store) completer() {
 	defer close(s.completerDone)
 	for c := range s.completions {
+		if len(c.callbacks) > 0 {
+			if fn := s.callbackHook.Load(); fn != nil {
+				(*fn)(c.callbacks)
+			}
+		}
 		for i, o := range c.ops {
 			var err error
 			if c.errs != nil {
@@ -149,8 +155,9 @@ func (s *Store) completer() {
 }
 
 // commit applies batch in one transaction and commits it. It returns each op's error (nil slice
-// when all succeeded) and the transaction's error, if any (already copied into errs).
-func (s *Store) commit(batch []op) ([]error, error) {
+// when all succeeded), the callbacks the transaction queued (when a hook is set), and the
+// transaction's error, if any (already copied into errs).
+func (s *Store) commit(batch []op) ([]error, []Callback, error) {
 	var errs []error
 	setErr := func(i int, err error) {
 		if errs == nil {
@@ -167,9 +174,9 @@ func (s *Store) commit(batch []op) ([]error, error) {
 					setErr(i, err)
 				}
 			}
-			return errs, err
+			return errs, nil, err
 		}
-		var d delta
+		d := delta{wantQueued: s.callbackHook.Load() != nil}
 		rerun := false
 		for i := range batch {
 			if skip(i) {
@@ -197,9 +204,9 @@ func (s *Store) commit(batch []op) ([]error, error) {
 					setErr(i, err)
 				}
 			}
-			return errs, err
+			return errs, nil, err
 		}
 		s.addCounts(&d)
-		return errs, nil
+		return errs, d.queued, nil
 	}
 }

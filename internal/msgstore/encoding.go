@@ -343,6 +343,38 @@ func (r *Receipt) AppendBinary(b []byte) ([]byte, error) {
 // UnmarshalBinary decodes a record written by AppendBinary into r, leaving r.Seq alone.
 func (r *Receipt) UnmarshalBinary(b []byte) error { return r.unmarshalOf(b, "") }
 
+// stored returns r as decoding its record gives it back (what AppendBinary keeps, times
+// in UTC without monotonic reading), without encoding it: the callback hook hands out
+// in memory what a read of the store would return (TestReceiptStored holds the two
+// equal).
+func (r *Receipt) stored() Receipt {
+	n := Receipt{
+		Seq: r.Seq, MessageID: r.MessageID, TokenID: r.TokenID, State: r.State, ErrCode: r.ErrCode,
+		DoneAt: storedTime(r.DoneAt), QueuedAt: storedTime(r.QueuedAt), Attempts: r.Attempts,
+	}
+	m, o := &n.Message, &r.Message
+	m.TestMode = o.TestMode
+	m.Source, m.Dest, m.ServiceType = o.Source, o.Dest, o.ServiceType
+	m.ESMClass, m.ProtocolID, m.PriorityFlag, m.RegisteredDelivery, m.DataCoding = o.ESMClass, o.ProtocolID, o.PriorityFlag, o.RegisteredDelivery, o.DataCoding
+	if len(o.Text) > 0 {
+		m.Text = o.Text[:min(len(o.Text), receiptTextMax):min(len(o.Text), receiptTextMax)]
+	}
+	m.Concat = o.Concat
+	m.SubmitAt = storedTime(o.SubmitAt)
+	m.NetworkError = o.NetworkError
+	m.ID, m.TokenID, m.State, m.ErrCode, m.DoneAt = n.MessageID, n.TokenID, n.State, n.ErrCode, n.DoneAt
+	m.Final = finalState(n.State)
+	return n
+}
+
+// storedTime is t as a record gives it back: UTC, nanoseconds, no monotonic reading.
+func storedTime(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return time.Unix(0, t.UnixNano()).UTC()
+}
+
 // unmarshalOf is UnmarshalBinary for a record expected to be tokenID's: the token id string is
 // shared instead of copied.
 func (r *Receipt) unmarshalOf(b []byte, tokenID string) error {
@@ -396,6 +428,16 @@ func (r *Receipt) decodeOf(d *decoder, tokenID string) error {
 
 // AppendBinary appends the record encoding of c (its Seq is the key, not part of the record).
 func (c *Callback) AppendBinary(b []byte) ([]byte, error) {
+	b = c.appendHead(b)
+	b = binary.AppendUvarint(b, c.Receipt.Seq)
+	return c.Receipt.AppendBinary(b)
+}
+
+// appendHead appends the fields of c's record that precede the receipt's seq and
+// record: a record is head ‖ uvarint(Receipt.Seq) ‖ the receipt's own record, so a
+// submit can encode head and receipt before the commit and join them there, once the
+// receipt's seq is known (callbackRecord).
+func (c *Callback) appendHead(b []byte) []byte {
 	b = append(b, callbackVersion)
 	b = appendString(b, c.TokenID)
 	b = appendString(b, c.URL)
@@ -403,9 +445,29 @@ func (c *Callback) AppendBinary(b []byte) ([]byte, error) {
 	b = appendTime(b, c.FirstAttempt)
 	b = binary.AppendUvarint(b, uint64(c.Attempts))
 	b = appendString(b, c.LastError)
-	b = appendTime(b, c.LastAttempt)
-	b = binary.AppendUvarint(b, c.Receipt.Seq)
-	return c.Receipt.AppendBinary(b)
+	return appendTime(b, c.LastAttempt)
+}
+
+// callbackRecord joins an encoded head (appendHead), the receipt's seq and the
+// receipt's encoded record into a callback record, in one allocation.
+func callbackRecord(head []byte, receiptSeq uint64, receipt []byte) []byte {
+	rec := make([]byte, 0, len(head)+binary.MaxVarintLen64+len(receipt))
+	rec = append(rec, head...)
+	rec = binary.AppendUvarint(rec, receiptSeq)
+	return append(rec, receipt...)
+}
+
+// callbackNextAttempt decodes only the NextAttempt of a callback record: what deleting
+// its schedule entry needs, without the copies of a full decode.
+func callbackNextAttempt(b []byte) (time.Time, error) {
+	d := decoder{b: b}
+	if v := d.byte("version"); d.err == nil && v != callbackVersion {
+		return time.Time{}, fmt.Errorf("%w: callback record version %d", ErrCorrupt, v)
+	}
+	d.raw("token id", maxString)
+	d.raw("url", maxString)
+	t := d.time("next attempt")
+	return t, d.err
 }
 
 // UnmarshalBinary decodes a record written by AppendBinary into c, leaving c.Seq alone.

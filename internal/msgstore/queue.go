@@ -77,17 +77,25 @@ func putReceipt(tx *bolt.Tx, tokenID string, rec []byte) (uint64, error) {
 
 // putCallback stores c under a new sequence with its schedule entry.
 func putCallback(tx *bolt.Tx, c *Callback) error {
+	rec, _ := c.Receipt.AppendBinary(make([]byte, 0, 256))
+	seq, err := putCallbackRecord(tx, c.appendHead(make([]byte, 0, 64+len(c.TokenID)+len(c.URL))), c.Receipt.Seq, rec, c.NextAttempt)
+	c.Seq = seq
+	return err
+}
+
+// putCallbackRecord stores a callback encoded as head (Callback.appendHead, whose
+// NextAttempt is next), receiptSeq and the receipt's record, under a new sequence,
+// with its schedule entry. It returns the sequence.
+func putCallbackRecord(tx *bolt.Tx, head []byte, receiptSeq uint64, receipt []byte, next time.Time) (uint64, error) {
 	cbs := tx.Bucket(bucketCallbacks)
 	seq, err := cbs.NextSequence()
 	if err != nil {
-		return &writeError{err}
+		return 0, &writeError{err}
 	}
-	c.Seq = seq
-	rec, _ := c.AppendBinary(nil)
-	if err := put(cbs, u64(seq), rec); err != nil {
-		return err
+	if err := put(cbs, u64(seq), callbackRecord(head, receiptSeq, receipt)); err != nil {
+		return 0, err
 	}
-	return put(tx.Bucket(bucketCbDue), timeKey(c.NextAttempt, seq), nil)
+	return seq, put(tx.Bucket(bucketCbDue), timeKey(next, seq), nil)
 }
 
 // Receipts returns up to limit queued receipts of tokenID with Seq above afterSeq, oldest first.
@@ -243,16 +251,35 @@ func (s *Store) PendingTokens() ([]string, error) {
 // first. They stay queued until AckCallback, RetryCallback or GiveUpCallback. limit <= 0 means no
 // limit.
 func (s *Store) DueCallbacks(now time.Time, limit int) ([]Callback, error) {
-	var out []Callback
+	cbs, _, err := s.AppendDueCallbacks(nil, now, limit, nil)
+	return cbs, err
+}
+
+// AppendDueCallbacks is DueCallbacks appending to dst, passing over the entries for
+// which skip (when not nil) returns true: they are neither decoded nor counted against
+// limit. A sender skips the entries it has in flight, which stay due in the store
+// until their outcome is written and would otherwise be decoded again on every read.
+// skip is called inside the read transaction and must not use the store.
+//
+// issued is the highest callback seq queued as of the read: every callback up to it
+// was visible to the read, so one the callback hook hands over later with a seq at or
+// below it was seen here (or skipped, or beyond limit) and must not be taken twice.
+func (s *Store) AppendDueCallbacks(dst []Callback, now time.Time, limit int, skip func(seq uint64) bool) (out []Callback, issued uint64, err error) {
+	out = dst
 	bound := timeKeyBound(now)
-	err := s.view(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *bolt.Tx) error {
 		cbs := tx.Bucket(bucketCallbacks)
+		issued = cbs.Sequence()
 		c := tx.Bucket(bucketCbDue).Cursor()
-		for k, _ := c.First(); k != nil && string(k) < string(bound); k, _ = c.Next() {
-			if limit > 0 && len(out) >= limit {
+		for k, _ := c.First(); k != nil && bytes.Compare(k, bound) < 0; k, _ = c.Next() {
+			if limit > 0 && len(out)-len(dst) >= limit {
 				break
 			}
-			cb, err := getCallback(cbs, beUint64(k[8:]))
+			seq := beUint64(k[8:])
+			if skip != nil && skip(seq) {
+				continue
+			}
+			cb, err := getCallback(cbs, seq)
 			if err != nil {
 				return err
 			}
@@ -260,7 +287,7 @@ func (s *Store) DueCallbacks(now time.Time, limit int) ([]Callback, error) {
 		}
 		return nil
 	})
-	return out, err
+	return out, issued, err
 }
 
 // NextCallback returns the earliest NextAttempt of the callback queue, for the sender's timer.

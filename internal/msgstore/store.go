@@ -129,6 +129,9 @@ type Store struct {
 	closed  bool // no more ops accepted
 	wake    chan struct{}
 
+	// callbackHook is SetCallbackHook's function (nil: none).
+	callbackHook atomic.Pointer[func([]Callback)]
+
 	completions   chan completion
 	committerDone chan struct{}
 	completerDone chan struct{}
@@ -306,10 +309,29 @@ type stats struct {
 type delta struct {
 	messages, pending, receipts, callbacks, outbox, cbFailed int
 
+	// queued collects the callbacks the transaction queued, for the callback hook
+	// (only when wantQueued: without a hook nothing is copied).
+	queued     []Callback
+	wantQueued bool
+
 	// maxID is at least the highest message id in the transaction's messages bucket, once
 	// maxIDKnown: newSubmitOp's shortcut for proving a new id unused without a B-tree lookup.
 	maxID      uint64
 	maxIDKnown bool
+}
+
+// SetCallbackHook makes the store hand every callback it queues to fn, after the commit
+// that queued it and before that commit's done functions run, in commit order, from
+// one goroutine; fn owns the slice. It lets a sender take new callbacks from memory
+// instead of reading them back (msgstore stays the record: the sender still reads the
+// store at start, for retries, and for whatever fn could not take). fn must be quick
+// and must not wait for the store. nil removes the hook.
+func (s *Store) SetCallbackHook(fn func([]Callback)) {
+	if fn == nil {
+		s.callbackHook.Store(nil)
+		return
+	}
+	s.callbackHook.Store(&fn)
 }
 
 // Stats returns the current sizes and counters. It does not touch the file.

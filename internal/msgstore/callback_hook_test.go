@@ -1,0 +1,131 @@
+package msgstore
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/smppd/smppd/pdu"
+)
+
+// TestReceiptStored holds Receipt.stored, which the callback hook uses instead of
+// decoding, to what a record's round trip gives back, for receipts with every field
+// set, long texts, zero times and times with a location and a monotonic reading.
+func TestReceiptStored(t *testing.T) {
+	long := []byte("0123456789012345678901234567890123456789-and-more")
+	for i, r := range []Receipt{
+		{},
+		{Seq: 9, MessageID: 1, TokenID: "tok", State: pdu.StateDelivered},
+		{
+			Seq: 7, MessageID: 1 << 40, TokenID: "tok_8f3a", State: pdu.StateUndeliverable, ErrCode: "001",
+			DoneAt: time.Now(), QueuedAt: time.Now().In(time.FixedZone("X", 3600)), Attempts: 3,
+			Message: Message{
+				ID: 99, TokenID: "other", TestMode: true, Body: []byte("body is not kept"),
+				Source: pdu.Address{TON: 5, Addr: "ACME"}, Dest: pdu.Address{TON: 1, NPI: 1, Addr: "34600000001"},
+				ServiceType: "CMT", ESMClass: 0x40, ProtocolID: 1, PriorityFlag: 2, RegisteredDelivery: 0x11,
+				DataCoding: 8, Text: long,
+				SubmitAt: t0.In(time.FixedZone("CET", 3600)), NetworkError: [3]byte{3, 0, 7},
+				ExpireAt: t0.Add(time.Hour), Final: false, Outbox: true,
+			},
+		},
+		{MessageID: 5, Message: Message{Text: []byte("short")}, State: pdu.StateEnroute},
+	} {
+		if i == 2 {
+			r.Message.Concat.Ref, r.Message.Concat.Total, r.Message.Concat.Part = 513, 3, 2
+		}
+		rec, _ := r.AppendBinary(nil)
+		want := Receipt{Seq: r.Seq}
+		if err := want.UnmarshalBinary(rec); err != nil {
+			t.Fatalf("%d: UnmarshalBinary: %v", i, err)
+		}
+		if got := r.stored(); !reflect.DeepEqual(got, want) {
+			t.Errorf("%d: stored() =\n%+v\nwant (decoded record)\n%+v", i, got, want)
+		}
+	}
+}
+
+// TestCallbackHook checks that the hook gets every callback a commit queued, through
+// SubmitFinal (with and without an SMPP receipt) and Transition, equal to what a read
+// of the store returns, before the commit's done functions run; and nothing for an op
+// that failed or a commit that queued no callback.
+func TestCallbackHook(t *testing.T) {
+	s := openTest(t, newPath(t), Options{NoSync: true})
+	var got []Callback
+	var doneSeen int // done functions that ran before the hook saw their callback
+	hookCalls := 0
+	s.SetCallbackHook(func(cbs []Callback) { hookCalls++; got = append(got, cbs...) })
+
+	withReceipt, noReceipt, later := testMsg(s, "tok", true), testMsg(s, "tok", true), testMsg(s, "tok", true)
+	later.Concat.Ref, later.Concat.Total, later.Concat.Part = 7, 2, 1
+	for _, c := range []struct {
+		m       *Message
+		receipt bool
+	}{{withReceipt, true}, {noReceipt, false}} {
+		if err := wait(t, func(done func(error)) {
+			s.SubmitFinal(c.m, Transition{State: pdu.StateDelivered, ErrCode: "000", Final: true, Receipt: c.receipt,
+				Callback: "https://cb.example/dlr"}, func(err error) {
+				if len(got) == 0 {
+					doneSeen++
+				}
+				done(err)
+			})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	submit(t, s, later) // no callback: no hook call
+	if hookCalls != 2 {
+		t.Errorf("hook called %d times after 2 commits that queued callbacks and 1 that did not, want 2", hookCalls)
+	}
+	if err := transition(t, s, Transition{ID: later.ID, State: pdu.StateUndeliverable, ErrCode: "001", Final: true,
+		Receipt: true, Callback: "https://cb.example/other"}); err != nil {
+		t.Fatal(err)
+	}
+	// A failing op queues nothing: a duplicate id.
+	if err := wait(t, func(done func(error)) {
+		s.SubmitFinal(withReceipt, Transition{State: pdu.StateDelivered, Final: true, Callback: "https://cb.example/dlr"}, done)
+	}); !errors.Is(err, ErrExists) {
+		t.Fatalf("SubmitFinal(same id) = %v, want ErrExists", err)
+	}
+	if doneSeen != 0 {
+		t.Errorf("a done ran before the hook had the commit's callbacks")
+	}
+
+	want, err := s.DueCallbacks(farAhead, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want) != 3 {
+		t.Fatalf("store holds %d callbacks, want 3", len(want))
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("hook got\n%+v\nthe store holds\n%+v", got, want)
+	}
+	if want[0].Receipt.Seq == 0 || want[1].Receipt.Seq != 0 || want[2].Receipt.Seq == 0 {
+		t.Errorf("receipt links = %d %d %d; want set, 0 (no SMPP receipt), set",
+			want[0].Receipt.Seq, want[1].Receipt.Seq, want[2].Receipt.Seq)
+	}
+
+	// A rolled-back attempt (a partial write elsewhere in the group) hands over
+	// nothing from it; the re-run's callbacks are handed over once.
+	got = nil
+	g := newGate(s)
+	s.Submit(testMsg(s, "tok", true), func(error) {})
+	<-g.entered
+	m := testMsg(s, "tok", true)
+	errc := make(chan error, 1)
+	s.SubmitFinal(m, Transition{State: pdu.StateDelivered, Final: true, Callback: "https://cb.example/dlr"}, func(err error) { errc <- err })
+	s.enqueue(op{done: func(error) {}, apply: func(tx *bolt.Tx, d *delta) error {
+		return &writeError{errors.New("injected")}
+	}})
+	close(g.release)
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Receipt.MessageID != m.ID {
+		t.Errorf("after a re-run group the hook got %+v, want the one callback once", got)
+	}
+}
