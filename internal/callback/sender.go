@@ -741,9 +741,12 @@ func (s *Sender) dispatchCache(now time.Time) (started int, full bool) {
 		h.active++
 		h.progress = now
 		s.inflight[cb.Seq] = struct{}{}
-		batch := []msgstore.Callback{cb}
+		var batch []msgstore.Callback
 		if k := (batchKey{cb.TokenID, host}); groups != nil {
 			idx := groups[k]
+			// Sized once: a Callback is large, and growing the slice by doubling
+			// copied each batch several times over.
+			batch = append(make([]msgstore.Callback, 0, min(s.MaxBatch, 1+len(idx))), cb)
 			for len(idx) > 0 && len(batch) < s.MaxBatch {
 				j := idx[0]
 				idx = idx[1:]
@@ -761,6 +764,8 @@ func (s *Sender) dispatchCache(now time.Time) (started int, full bool) {
 				batch = append(batch, o)
 			}
 			groups[k] = idx
+		} else {
+			batch = []msgstore.Callback{cb}
 		}
 		s.active++
 		s.wg.Add(len(batch))

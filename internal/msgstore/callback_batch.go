@@ -16,12 +16,20 @@ func (s *Store) AckCallbacks(seqs []uint64, done func(error)) {
 	seqs = slices.Clone(seqs)
 	slices.Sort(seqs)
 	s.enqueue(op{done: done, apply: func(tx *bolt.Tx, d *delta) error {
-		// One cursor for the batch, as in AckReceipts: ascending keys walk the same
-		// few leaves.
+		// One cursor per bucket for the batch, as in AckReceipts: ascending keys walk
+		// the same few leaves. Most acked callbacks are new ones (first attempt).
+		nc := tx.Bucket(bucketCbNew).Cursor()
 		c := tx.Bucket(bucketCallbacks).Cursor()
 		due := tx.Bucket(bucketCbDue)
 		for _, seq := range seqs {
 			key := u64(seq)
+			if k, _ := nc.Seek(key); bytes.Equal(k, key) {
+				if err := nc.Delete(); err != nil {
+					return &writeError{err}
+				}
+				d.callbacks--
+				continue
+			}
 			k, v := c.Seek(key)
 			if !bytes.Equal(k, key) {
 				continue

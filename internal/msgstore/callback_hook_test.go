@@ -129,3 +129,68 @@ func TestCallbackHook(t *testing.T) {
 		t.Errorf("after a re-run group the hook got %+v, want the one callback once", got)
 	}
 }
+
+// TestSchema1Upgrade opens a version 1 file, whose callbacks all sit in the callbacks
+// bucket with due entries: it is recorded as version 2, its callbacks are still due and
+// can be acked, and new ones go to callback_new.
+func TestSchema1Upgrade(t *testing.T) {
+	path := newPath(t)
+	s := openTest(t, path, Options{})
+	m := testMsg(s, "tok", true)
+	submit(t, s, m)
+	if err := transition(t, s, Transition{ID: m.ID, State: pdu.StateDelivered, Final: true, Callback: "https://cb.example/"}); err != nil {
+		t.Fatal(err)
+	}
+	old, _ := s.DueCallbacks(farAhead, 0)
+	// The version 1 layout: what a reschedule leaves (callbacks + callback_due).
+	if err := wait(t, func(done func(error)) { s.DeferCallback(old[0].Seq, time.Now().Add(-time.Minute), done) }); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		if n := tx.Bucket(bucketCbNew).Stats().KeyN; n != 0 {
+			t.Fatalf("callback_new holds %d entries after the reschedule, want 0", n)
+		}
+		if err := tx.DeleteBucket(bucketCbNew); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Put(metaSchema, u64(1))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	s = openTest(t, path, Options{})
+	if err := s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketMeta).Get(metaSchema); beUint64(v) != schemaVersion {
+			t.Errorf("schema after Open = %x, want %d", v, schemaVersion)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	m2 := testMsg(s, "tok", true)
+	if err := wait(t, func(done func(error)) {
+		s.SubmitFinal(m2, Transition{State: pdu.StateDelivered, Final: true, Callback: "https://cb.example/"}, done)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	due, _ := s.DueCallbacks(time.Now(), 0)
+	if len(due) != 2 || due[0].Seq != old[0].Seq || due[1].Receipt.MessageID != m2.ID {
+		t.Fatalf("DueCallbacks() = %+v, want the version 1 callback, then the new one", due)
+	}
+	if st := s.Stats(); st.Callbacks != 2 {
+		t.Errorf("Stats().Callbacks = %d, want 2", st.Callbacks)
+	}
+	if err := wait(t, func(done func(error)) { s.AckCallbacks([]uint64{due[0].Seq, due[1].Seq}, done) }); err != nil {
+		t.Fatal(err)
+	}
+	checkConsistency(t, s)
+	if left, _ := s.DueCallbacks(farAhead, 0); len(left) != 0 {
+		t.Errorf("after acks %d callbacks left", len(left))
+	}
+}

@@ -79,6 +79,22 @@ func checkConsistency(t testing.TB, s *Store) {
 		if n := cbDue.Stats().KeyN; n != callbacks {
 			fail("callback schedule has %d entries for %d callbacks", n, callbacks)
 		}
+		_ = tx.Bucket(bucketCbNew).ForEach(func(k, v []byte) error {
+			callbacks++
+			c := Callback{Seq: beUint64(k)}
+			if err := c.UnmarshalBinary(v); err != nil {
+				fail("new callback %d: %v", c.Seq, err)
+			} else if c.Attempts != 0 || !c.NextAttempt.Equal(c.FirstAttempt) {
+				fail("new callback %d: %d attempts, next %v, first %v; want none, due when queued", c.Seq, c.Attempts, c.NextAttempt, c.FirstAttempt)
+			}
+			if tx.Bucket(bucketCallbacks).Get(k) != nil {
+				fail("callback %d both new and rescheduled", c.Seq)
+			}
+			if c.Seq > tx.Bucket(bucketCallbacks).Sequence() {
+				fail("new callback %d above the issued sequence", c.Seq)
+			}
+			return nil
+		})
 		st := s.Stats()
 		if st.Messages != messages || st.Pending != pending || st.Outbox != inOutbox ||
 			st.Receipts != receipts || st.Callbacks != callbacks {

@@ -22,9 +22,10 @@ import (
 // If the commit itself fails (write or fsync error, e.g. disk full), every operation of the
 // group gets that error: none of them is acknowledged, and none of them is in the file.
 type op struct {
-	apply  func(tx *bolt.Tx, d *delta) error
-	done   func(error)
-	submit bool // counts against MaxQueue
+	apply    func(tx *bolt.Tx, d *delta) error
+	done     func(error)
+	submit   bool // counts against MaxQueue
+	callback bool // may queue a callback (sizes the list handed to the callback hook)
 }
 
 // writeError marks an error from a bbolt write inside apply: the transaction holds a partial
@@ -177,6 +178,13 @@ func (s *Store) commit(batch []op) ([]error, []Callback, error) {
 			return errs, nil, err
 		}
 		d := delta{wantQueued: s.callbackHook.Load() != nil}
+		if d.wantQueued {
+			for i := range batch {
+				if batch[i].callback && !skip(i) {
+					d.cbOps++
+				}
+			}
+		}
 		rerun := false
 		for i := range batch {
 			if skip(i) {

@@ -203,7 +203,7 @@ func newSubmitOp(c *Message, r *Receipt, receipt bool, url string, done func(err
 		}
 		cbNext = r.QueuedAt
 	}
-	return op{submit: true, done: done, apply: func(tx *bolt.Tx, d *delta) error {
+	return op{submit: true, callback: url != "", done: done, apply: func(tx *bolt.Tx, d *delta) error {
 		msgs := tx.Bucket(bucketMessages)
 		if !d.maxIDKnown {
 			// Ids grow: once the highest key of this transaction is known, a
@@ -251,7 +251,7 @@ func newSubmitOp(c *Message, r *Receipt, receipt bool, url string, done func(err
 			d.receipts++
 		}
 		if cbHead != nil {
-			cseq, err := putCallbackRecord(tx, cbHead, seq, cbRec, cbNext)
+			cseq, err := putCallbackRecord(tx, cbHead, seq, cbRec)
 			if err != nil {
 				return err
 			}
@@ -260,7 +260,7 @@ func newSubmitOp(c *Message, r *Receipt, receipt bool, url string, done func(err
 				next := storedTime(cbNext)
 				c := Callback{Seq: cseq, TokenID: tokenID, URL: url, Receipt: cbReceipt.stored(), NextAttempt: next, FirstAttempt: next}
 				c.Receipt.Seq = seq
-				d.queued = append(d.queued, c)
+				d.addQueued(&c)
 			}
 		}
 		return nil
@@ -342,7 +342,7 @@ func (s *Store) Transition(t Transition, done func(error)) {
 		go done(err)
 		return
 	}
-	s.enqueue(op{done: done, apply: func(tx *bolt.Tx, d *delta) error {
+	s.enqueue(op{callback: t.Callback != "", done: done, apply: func(tx *bolt.Tx, d *delta) error {
 		return applyTransition(tx, d, &t)
 	}})
 }
@@ -440,7 +440,7 @@ func queueReport(tx *bolt.Tx, d *delta, r *Receipt, rec []byte, receipt bool, ur
 		if d.wantQueued {
 			c.Receipt = r.stored()
 			c.NextAttempt, c.FirstAttempt = storedTime(c.NextAttempt), storedTime(c.FirstAttempt)
-			d.queued = append(d.queued, c)
+			d.addQueued(&c)
 		}
 	}
 	return nil

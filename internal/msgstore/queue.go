@@ -75,27 +75,26 @@ func putReceipt(tx *bolt.Tx, tokenID string, rec []byte) (uint64, error) {
 	return seq, put(b, receiptKey(tokenID, seq), rec)
 }
 
-// putCallback stores c under a new sequence with its schedule entry.
+// putCallback stores c, a new callback due at c.NextAttempt = its enqueue time, under a
+// new sequence.
 func putCallback(tx *bolt.Tx, c *Callback) error {
 	rec, _ := c.Receipt.AppendBinary(make([]byte, 0, 256))
-	seq, err := putCallbackRecord(tx, c.appendHead(make([]byte, 0, 64+len(c.TokenID)+len(c.URL))), c.Receipt.Seq, rec, c.NextAttempt)
+	seq, err := putCallbackRecord(tx, c.appendHead(make([]byte, 0, 64+len(c.TokenID)+len(c.URL))), c.Receipt.Seq, rec)
 	c.Seq = seq
 	return err
 }
 
-// putCallbackRecord stores a callback encoded as head (Callback.appendHead, whose
-// NextAttempt is next), receiptSeq and the receipt's record, under a new sequence,
-// with its schedule entry. It returns the sequence.
-func putCallbackRecord(tx *bolt.Tx, head []byte, receiptSeq uint64, receipt []byte, next time.Time) (uint64, error) {
-	cbs := tx.Bucket(bucketCallbacks)
-	seq, err := cbs.NextSequence()
+// putCallbackRecord stores a new callback encoded as head (Callback.appendHead),
+// receiptSeq and the receipt's record, under a new sequence, in callback_new: a new
+// callback is due at its enqueue time, and seq order is that order, so it needs no
+// callback_due entry (one B-tree insert, and later one delete, less per report). It
+// returns the sequence.
+func putCallbackRecord(tx *bolt.Tx, head []byte, receiptSeq uint64, receipt []byte) (uint64, error) {
+	seq, err := tx.Bucket(bucketCallbacks).NextSequence()
 	if err != nil {
 		return 0, &writeError{err}
 	}
-	if err := put(cbs, u64(seq), callbackRecord(head, receiptSeq, receipt)); err != nil {
-		return 0, err
-	}
-	return seq, put(tx.Bucket(bucketCbDue), timeKey(next, seq), nil)
+	return seq, put(tx.Bucket(bucketCbNew), u64(seq), callbackRecord(head, receiptSeq, receipt))
 }
 
 // Receipts returns up to limit queued receipts of tokenID with Seq above afterSeq, oldest first.
@@ -264,24 +263,56 @@ func (s *Store) DueCallbacks(now time.Time, limit int) ([]Callback, error) {
 // issued is the highest callback seq queued as of the read: every callback up to it
 // was visible to the read, so one the callback hook hands over later with a seq at or
 // below it was seen here (or skipped, or beyond limit) and must not be taken twice.
+//
+// The read merges the two queues by time: callback_new in seq order (enqueue times,
+// in commit order, so ordered up to the few microseconds between a report's creation
+// and its commit) and callback_due.
 func (s *Store) AppendDueCallbacks(dst []Callback, now time.Time, limit int, skip func(seq uint64) bool) (out []Callback, issued uint64, err error) {
 	out = dst
 	bound := timeKeyBound(now)
+	nowNano := unixNano(now)
 	err = s.view(func(tx *bolt.Tx) error {
 		cbs := tx.Bucket(bucketCallbacks)
 		issued = cbs.Sequence()
-		c := tx.Bucket(bucketCbDue).Cursor()
-		for k, _ := c.First(); k != nil && bytes.Compare(k, bound) < 0; k, _ = c.Next() {
-			if limit > 0 && len(out)-len(dst) >= limit {
-				break
+		nc := tx.Bucket(bucketCbNew).Cursor()
+		dc := tx.Bucket(bucketCbDue).Cursor()
+		nk, nv := nc.First()
+		dk, _ := dc.First()
+		for limit <= 0 || len(out)-len(dst) < limit {
+			var newAt int64 // the new entry's time; 0 when there is none due
+			if nk != nil {
+				t, err := callbackNextAttempt(nv)
+				if err != nil {
+					return fmt.Errorf("callback %d: %w", beUint64(nk), err)
+				}
+				if newAt = unixNano(t); newAt > nowNano {
+					nk, newAt = nil, 0 // later ones are later still
+				}
 			}
-			seq := beUint64(k[8:])
+			dueOK := dk != nil && bytes.Compare(dk, bound) < 0
+			if nk == nil && !dueOK {
+				return nil
+			}
+			var seq uint64
+			var v []byte // nil: a rescheduled one, read below unless skipped
+			if nk != nil && (!dueOK || newAt <= int64(beUint64(dk))) {
+				seq, v = beUint64(nk), nv
+				nk, nv = nc.Next()
+			} else {
+				seq = beUint64(dk[8:])
+				dk, _ = dc.Next()
+			}
 			if skip != nil && skip(seq) {
 				continue
 			}
-			cb, err := getCallback(cbs, seq)
-			if err != nil {
-				return err
+			if v == nil {
+				if v = cbs.Get(u64(seq)); v == nil {
+					return fmt.Errorf("%w: callback %d", ErrNotFound, seq)
+				}
+			}
+			cb := Callback{Seq: seq}
+			if err := cb.UnmarshalBinary(v); err != nil {
+				return fmt.Errorf("callback %d: %w", seq, err)
 			}
 			out = append(out, cb)
 		}
@@ -292,7 +323,16 @@ func (s *Store) AppendDueCallbacks(dst []Callback, now time.Time, limit int, ski
 
 // NextCallback returns the earliest NextAttempt of the callback queue, for the sender's timer.
 func (s *Store) NextCallback() (time.Time, bool) {
-	return s.firstTime(bucketCbDue)
+	next, ok := s.firstTime(bucketCbDue)
+	_ = s.view(func(tx *bolt.Tx) error {
+		if _, v := tx.Bucket(bucketCbNew).Cursor().First(); v != nil {
+			if t, err := callbackNextAttempt(v); err == nil && (!ok || t.Before(next)) {
+				next, ok = t, true
+			}
+		}
+		return nil
+	})
+	return next, ok
 }
 
 // NextCallbackAfter returns the earliest NextAttempt strictly after t: with the due callbacks in
@@ -305,35 +345,64 @@ func (s *Store) NextCallbackAfter(t time.Time) (time.Time, bool) {
 		if len(k) == 16 {
 			next, ok = time.Unix(0, int64(beUint64(k))).UTC(), true
 		}
+		// New entries are in time order: walk back from the newest while they are
+		// after t (almost always none: they are due when queued).
+		c := tx.Bucket(bucketCbNew).Cursor()
+		for k, v := c.Last(); k != nil; k, v = c.Prev() {
+			at, err := callbackNextAttempt(v)
+			if err != nil || !at.After(t) {
+				break
+			}
+			if !ok || at.Before(next) {
+				next, ok = at, true
+			}
+		}
 		return nil
 	})
 	return next, ok
 }
 
-func getCallback(b *bolt.Bucket, seq uint64) (Callback, error) {
-	c := Callback{Seq: seq}
-	v := b.Get(u64(seq))
-	if v == nil {
-		return c, fmt.Errorf("%w: callback %d", ErrNotFound, seq)
+// findCallback returns the record of a queued callback and whether it is new (in
+// callback_new, no due entry) or rescheduled (in callbacks, with a due entry).
+func findCallback(tx *bolt.Tx, seq uint64) (c Callback, isNew bool, err error) {
+	c = Callback{Seq: seq}
+	key := u64(seq)
+	v := tx.Bucket(bucketCbNew).Get(key)
+	isNew = v != nil
+	if !isNew {
+		if v = tx.Bucket(bucketCallbacks).Get(key); v == nil {
+			return c, false, fmt.Errorf("%w: callback %d", ErrNotFound, seq)
+		}
 	}
 	if err := c.UnmarshalBinary(v); err != nil {
-		return c, fmt.Errorf("callback %d: %w", seq, err)
+		return c, isNew, fmt.Errorf("callback %d: %w", seq, err)
 	}
-	return c, nil
+	return c, isNew, nil
+}
+
+// unqueueCallback deletes a queued callback found by findCallback, with its due entry.
+func unqueueCallback(tx *bolt.Tx, c *Callback, isNew bool) error {
+	if isNew {
+		return del(tx.Bucket(bucketCbNew), u64(c.Seq))
+	}
+	if err := del(tx.Bucket(bucketCallbacks), u64(c.Seq)); err != nil {
+		return err
+	}
+	return del(tx.Bucket(bucketCbDue), timeKey(c.NextAttempt, c.Seq))
 }
 
 // AckCallback removes a callback that was delivered. ErrNotFound when it is not queued.
 func (s *Store) AckCallback(seq uint64, done func(error)) {
 	s.enqueue(op{done: done, apply: func(tx *bolt.Tx, d *delta) error {
-		c, err := getCallback(tx.Bucket(bucketCallbacks), seq)
+		c, isNew, err := findCallback(tx, seq)
 		if err != nil {
 			return err
 		}
-		if err := del(tx.Bucket(bucketCallbacks), u64(seq)); err != nil {
+		if err := unqueueCallback(tx, &c, isNew); err != nil {
 			return err
 		}
 		d.callbacks--
-		return del(tx.Bucket(bucketCbDue), timeKey(c.NextAttempt, seq))
+		return nil
 	}})
 }
 
@@ -356,13 +425,12 @@ func (s *Store) rescheduleCallback(seq uint64, next time.Time, attempt bool, las
 	}
 	lastErr = truncate(lastErr, maxString)
 	s.enqueue(op{done: done, apply: func(tx *bolt.Tx, d *delta) error {
-		cbs := tx.Bucket(bucketCallbacks)
-		c, err := getCallback(cbs, seq)
+		c, isNew, err := findCallback(tx, seq)
 		if err != nil {
 			return err
 		}
-		due := tx.Bucket(bucketCbDue)
-		if err := del(due, timeKey(c.NextAttempt, seq)); err != nil {
+		// A new callback moves to the rescheduled ones, which callback_due orders.
+		if err := unqueueCallback(tx, &c, isNew); err != nil {
 			return err
 		}
 		if attempt {
@@ -372,10 +440,10 @@ func (s *Store) rescheduleCallback(seq uint64, next time.Time, attempt bool, las
 		}
 		c.NextAttempt = next
 		rec, _ := c.AppendBinary(nil)
-		if err := put(cbs, u64(seq), rec); err != nil {
+		if err := put(tx.Bucket(bucketCallbacks), u64(seq), rec); err != nil {
 			return err
 		}
-		return put(due, timeKey(next, seq), nil)
+		return put(tx.Bucket(bucketCbDue), timeKey(next, seq), nil)
 	}})
 }
 
@@ -384,15 +452,11 @@ func (s *Store) rescheduleCallback(seq uint64, next time.Time, attempt bool, las
 func (s *Store) GiveUpCallback(seq uint64, reason string, done func(error)) {
 	reason = truncate(reason, maxString)
 	s.enqueue(op{done: done, apply: func(tx *bolt.Tx, d *delta) error {
-		cbs := tx.Bucket(bucketCallbacks)
-		c, err := getCallback(cbs, seq)
+		c, isNew, err := findCallback(tx, seq)
 		if err != nil {
 			return err
 		}
-		if err := del(tx.Bucket(bucketCbDue), timeKey(c.NextAttempt, seq)); err != nil {
-			return err
-		}
-		if err := del(cbs, u64(seq)); err != nil {
+		if err := unqueueCallback(tx, &c, isNew); err != nil {
 			return err
 		}
 		c.Attempts++

@@ -68,7 +68,11 @@ var (
 
 // schemaVersion is stored under metaSchema. Bump it (and migrate in Open) when the layout of the
 // buckets changes; record encodings carry their own version byte.
-const schemaVersion = 1
+//
+// 2: new callbacks wait in callback_new, without a callback_due entry. A version 1 file is
+// valid as version 2 (its callbacks all have due entries); Open only records the new
+// version, so that an older build refuses the file rather than miss callback_new.
+const schemaVersion = 2
 
 // Buckets, all created at Open. Integer keys are big-endian so that bbolt's byte order is numeric
 // order.
@@ -78,15 +82,16 @@ var (
 	bucketDue       = []byte("due")             // event time ‖ id → nil: pending test-mode messages
 	bucketOutbox    = []byte("outbox")          // id → nil: live messages waiting for the upstream connector
 	bucketReceipts  = []byte("receipts")        // receiptKey(token, seq) → receipt record; NextSequence is the seq
-	bucketCallbacks = []byte("callbacks")       // seq → callback record; NextSequence is the seq
-	bucketCbDue     = []byte("callback_due")    // next attempt ‖ seq → nil
+	bucketCallbacks = []byte("callbacks")       // seq → record of a rescheduled callback; NextSequence is every callback's seq
+	bucketCbDue     = []byte("callback_due")    // next attempt ‖ seq → nil, for the callbacks bucket
+	bucketCbNew     = []byte("callback_new")    // seq → record of a callback not attempted yet, due at its enqueue time
 	bucketCbFailed  = []byte("callback_failed") // seq → callback record of a callback that gave up
 
 	metaSchema = []byte("schema")
 	metaEpoch  = []byte("epoch")
 
 	allBuckets = [][]byte{bucketMeta, bucketMessages, bucketDue, bucketOutbox, bucketReceipts,
-		bucketCallbacks, bucketCbDue, bucketCbFailed}
+		bucketCallbacks, bucketCbDue, bucketCbNew, bucketCbFailed}
 )
 
 // Options configure Open. The zero value is usable.
@@ -198,6 +203,10 @@ func (s *Store) init() error {
 		meta := tx.Bucket(bucketMeta)
 		if v := meta.Get(metaSchema); v == nil {
 			if err := meta.Put(metaSchema, u64(schemaVersion)); err != nil {
+				return err
+			}
+		} else if len(v) == 8 && binary.BigEndian.Uint64(v) == 1 {
+			if err := meta.Put(metaSchema, u64(schemaVersion)); err != nil { // see schemaVersion
 				return err
 			}
 		} else if len(v) != 8 || binary.BigEndian.Uint64(v) != schemaVersion {
@@ -313,6 +322,7 @@ type delta struct {
 	// (only when wantQueued: without a hook nothing is copied).
 	queued     []Callback
 	wantQueued bool
+	cbOps      int // operations in the group that may queue a callback: queued's capacity
 
 	// maxID is at least the highest message id in the transaction's messages bucket, once
 	// maxIDKnown: newSubmitOp's shortcut for proving a new id unused without a B-tree lookup.
@@ -332,6 +342,16 @@ func (s *Store) SetCallbackHook(fn func([]Callback)) {
 		return
 	}
 	s.callbackHook.Store(&fn)
+}
+
+// addQueued records a callback the transaction queued, for the hook. The slice is sized
+// for the whole group at once: a Callback is large, and doubling copied it repeatedly
+// in the committer.
+func (d *delta) addQueued(c *Callback) {
+	if d.queued == nil {
+		d.queued = make([]Callback, 0, max(d.cbOps, 1))
+	}
+	d.queued = append(d.queued, *c)
 }
 
 // Stats returns the current sizes and counters. It does not touch the file.
@@ -372,7 +392,7 @@ func countRows(tx *bolt.Tx) delta {
 	st.messages = tx.Bucket(bucketMessages).Stats().KeyN
 	st.pending = tx.Bucket(bucketDue).Stats().KeyN
 	st.outbox = tx.Bucket(bucketOutbox).Stats().KeyN
-	st.callbacks = tx.Bucket(bucketCbDue).Stats().KeyN
+	st.callbacks = tx.Bucket(bucketCbDue).Stats().KeyN + tx.Bucket(bucketCbNew).Stats().KeyN
 	st.cbFailed = tx.Bucket(bucketCbFailed).Stats().KeyN
 	st.receipts = tx.Bucket(bucketReceipts).Stats().KeyN
 	return st
