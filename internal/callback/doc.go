@@ -5,12 +5,15 @@
 // # Flow
 //
 // The gateway enqueues a callback in the message store (msgstore) in the same commit
-// as the state change it reports, then calls Sender.Notify. The Sender reads due
-// callbacks from the store, POSTs them as JSON, signed, up to Sender.MaxBatch reports
-// of one token per request, and records the outcome of each report in the store: ack
-// (2xx, one write for the whole batch), retry with backoff, or give up. Nothing is kept only in
-// memory, so a restart resumes where the last run stopped; a request cut short by
-// shutdown is sent again, with the same event_id.
+// as the state change it reports. After that commit the store hands the new callbacks
+// to Sender.Offer (msgstore.Store.SetCallbackHook), so the hot path never reads them
+// back; the Sender reads due callbacks from the store at start, when a retry comes
+// due, after Notify, and for whatever Offer could not hold (it keeps at most
+// 4·BatchSize waiting in memory). It POSTs them as JSON, signed, up to Sender.MaxBatch
+// reports of one token per request, and records the outcome of each report in the
+// store: ack (2xx, one write for the whole batch), retry with backoff, or give up.
+// Nothing lives only in memory, so a restart resumes where the last run stopped; a
+// request cut short by shutdown is sent again, with the same event_id.
 //
 // # Payload
 //
@@ -67,9 +70,10 @@
 //
 // At most Sender.Workers requests in flight, at most Sender.PerHost to one host:port
 // (a batch is one request), each bounded by Sender.RequestTimeout; no goroutine per
-// queued callback and at most Sender.BatchSize queued callbacks in memory besides those
-// in flight. Sender.MaxRate counts requests. A receiver that hangs holds only its
-// PerHost slots; once its due backlog fills a whole scan, it is pushed back with
-// backoff so that it never hides other tokens' callbacks behind it. The SMPP path never waits for the sender: it only
-// writes to the store and calls Notify, which does not block.
+// queued callback and at most 4·Sender.BatchSize queued callbacks in memory besides
+// those in flight (more wait in the store). Sender.MaxRate counts requests. A receiver
+// that hangs holds only its PerHost slots; once its due backlog fills a whole scan, it
+// is pushed back with backoff so that it never hides other tokens' callbacks behind it.
+// The SMPP path never waits for the sender: it only writes to the store; the hand-over
+// (Offer) takes a lock briefly and never blocks on I/O.
 package callback
