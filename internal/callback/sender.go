@@ -146,16 +146,22 @@ type Sender struct {
 	// Owned by the dispatcher goroutine: due entries read but not yet dispatched, and
 	// whether the store may hold due entries that are not in the cache.
 	cache []cached
-	// fresh holds callbacks handed over by Offer, not yet moved into the cache
-	// (s.mu); readUpTo is the highest seq issued as of the last store read: an
-	// offered callback at or below it was visible to that read (s.mu).
-	fresh    []msgstore.Callback
-	readUpTo uint64
-	readBuf  []msgstore.Callback // reused by every read
-	hostOf   map[string]string   // hostKey by URL, bounded (see host)
-	skipFn   func(uint64) bool   // s.skipLocked, allocated once
-	stale    bool
-	lastScan time.Time
+	// freshMu guards what Offer touches, and only that: Offer runs on the store's
+	// completer, ahead of the SMPP responses of the same commit, so it must never
+	// wait for s.mu, which a store read holds. fresh holds offered callbacks not yet
+	// moved into the cache, at most freshCap; readUpTo is the highest seq issued as
+	// of the last store read: an offered callback at or below it was visible to that
+	// read. offerOpen is set by Start.
+	freshMu   sync.Mutex
+	fresh     []msgstore.Callback
+	readUpTo  uint64
+	freshCap  int
+	offerOpen bool
+	readBuf   []msgstore.Callback // reused by every read
+	hostOf    map[string]string   // hostKey by URL, bounded (see host)
+	skipFn    func(uint64) bool   // s.skipLocked, allocated once
+	stale     bool
+	lastScan  time.Time
 	// rescanEvery spaces reads that only look past blocked entries (see dispatch);
 	// slowDefers counts consecutive push-backs of a slow host's backlog.
 	rescanEvery time.Duration
@@ -221,48 +227,47 @@ func (s *Sender) Notify() {
 // cannot hold in memory (more than 4·BatchSize waiting) or already saw in a store read
 // it leaves to the store, where a read finds it. The slice is the sender's.
 func (s *Sender) Offer(cbs []msgstore.Callback) {
-	s.mu.Lock()
-	if !s.started {
-		s.mu.Unlock()
+	s.freshMu.Lock()
+	if !s.offerOpen {
+		s.freshMu.Unlock()
 		s.Notify() // Start's first read finds them
 		return
 	}
-	now := s.Now()
-	overflow := false
+	now := s.Now() // set before offerOpen
+	read := false  // something is left for a store read
 	for _, cb := range cbs {
 		switch {
 		case cb.Seq <= s.readUpTo:
 			// A read since the commit saw it: it is in the cache, in flight, or
 			// left for the next read. Taking it too could send it twice.
-		case cb.NextAttempt.After(now):
-			s.addWake(cb.NextAttempt) // not due yet (a scheduling clock behind): a read will
-		case len(s.fresh) >= 4*s.BatchSize:
-			overflow = true
+		case cb.NextAttempt.After(now) || len(s.fresh) >= s.freshCap:
+			// Not due yet (a clock behind), or more than memory holds: a read
+			// finds it when it is due (the timer follows the store's times).
+			read = true
 		default:
 			s.fresh = append(s.fresh, cb)
 		}
 	}
-	s.mu.Unlock()
-	if overflow {
+	s.freshMu.Unlock()
+	if read {
 		s.Notify()
 		return
 	}
 	s.kick()
 }
 
-// takeFresh moves offered callbacks into the cache, up to 4·BatchSize entries in it
+// takeFresh moves offered callbacks into the cache, up to freshCap entries in it
 // (dispatcher goroutine).
 func (s *Sender) takeFresh() {
-	s.mu.Lock()
-	n := min(len(s.fresh), max(0, 4*s.BatchSize-len(s.cache)))
-	take := s.fresh[:n]
-	for _, cb := range take {
+	s.freshMu.Lock()
+	n := min(len(s.fresh), max(0, s.freshCap-len(s.cache)))
+	for _, cb := range s.fresh[:n] {
 		s.cache = append(s.cache, cached{cb, s.host(cb.URL)})
 	}
 	rest := copy(s.fresh, s.fresh[n:])
 	clear(s.fresh[rest:])
 	s.fresh = s.fresh[:rest]
-	s.mu.Unlock()
+	s.freshMu.Unlock()
 }
 
 // kick wakes the dispatcher without asking for a store read (a slot freed up).
@@ -292,6 +297,9 @@ func (s *Sender) Start() error {
 	s.slowDefers = make(map[string]int)
 	s.hostOf = make(map[string]string)
 	s.skipFn = s.skipLocked
+	s.freshMu.Lock()
+	s.freshCap, s.offerOpen = 4*s.BatchSize, true
+	s.freshMu.Unlock()
 	s.rateAt, s.rateTokens = time.Now(), 1
 	s.rescanEvery = minRescan
 	if s.stallAfter == 0 {
@@ -547,13 +555,16 @@ func (s *Sender) dispatch() time.Duration {
 	// never waits for them.
 	s.mu.Lock()
 	batch, issued, err := s.Store.AppendDueCallbacks(s.readBuf[:0], now, s.BatchSize, s.skipFn)
+	s.mu.Unlock()
 	if err == nil {
 		// Offered entries the read could see are its to report: drop them from
-		// fresh, and from the cache below, so that none is taken twice.
+		// fresh (whenever they were offered), and from the cache below, so that none
+		// is taken twice; later offers of them stop at readUpTo.
+		s.freshMu.Lock()
 		s.readUpTo = max(s.readUpTo, issued)
 		s.fresh = slices.DeleteFunc(s.fresh, func(cb msgstore.Callback) bool { return cb.Seq <= issued })
+		s.freshMu.Unlock()
 	}
-	s.mu.Unlock()
 	if err != nil {
 		s.log.Error("callback: reading due callbacks", "err", err)
 		return time.Second
