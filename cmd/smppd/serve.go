@@ -557,6 +557,7 @@ loop:
 				break loop
 			}
 		case err := <-adminErr:
+			adminErr = nil // returned: nothing to wait for at shutdown
 			if err != nil {
 				runErr = fmt.Errorf("admin socket: %w", err)
 				break loop
@@ -583,6 +584,15 @@ loop:
 		httpSrv.Shutdown(sctx)
 	}
 	cancelServe()
+	if adminErr != nil {
+		// The admin server closes its listener, removing the socket file, on a
+		// goroutine of its own: wait for it, or the process may exit first and
+		// leave a stale admin.sock behind.
+		select {
+		case <-adminErr:
+		case <-sctx.Done():
+		}
+	}
 	a.stop(sctx)
 	a.close()
 	a.store, a.tokens = nil, nil // closed; the deferred close has nothing left
