@@ -32,9 +32,9 @@ var (
 // Store is the part of *msgstore.Store the sender uses: the durable callback queue.
 // Writes are asynchronous; done is called exactly once, after the commit.
 //
-// If the store also has a method NextCallback() (time.Time, bool) returning the
-// earliest NextAttempt, the sender uses it to arm its timer; otherwise it asks
-// DueCallbacks for the single oldest entry, which is the same thing.
+// If the store also has NextCallbackAfter(time.Time) (time.Time, bool) or
+// NextCallback() (time.Time, bool), the sender arms its timer with it; otherwise it
+// asks AppendDueCallbacks for the single oldest entry, which is the same thing.
 type Store interface {
 	// AppendDueCallbacks appends up to limit callbacks due at now, earliest first,
 	// passing over (neither decoding nor counting) those for which skip returns true.

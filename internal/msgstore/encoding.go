@@ -362,8 +362,7 @@ func (r *Receipt) stored() Receipt {
 	m.Concat = o.Concat
 	m.SubmitAt = storedTime(o.SubmitAt)
 	m.NetworkError = o.NetworkError
-	m.ID, m.TokenID, m.State, m.ErrCode, m.DoneAt = n.MessageID, n.TokenID, n.State, n.ErrCode, n.DoneAt
-	m.Final = finalState(n.State)
+	n.linkMessage()
 	return n
 }
 
@@ -420,10 +419,17 @@ func (r *Receipt) decodeOf(d *decoder, tokenID string) error {
 	if d.err != nil {
 		return d.err
 	}
-	m.ID, m.TokenID, m.State, m.ErrCode, m.DoneAt = n.MessageID, n.TokenID, n.State, n.ErrCode, n.DoneAt
-	m.Final = finalState(n.State)
+	n.linkMessage()
 	*r = n
 	return nil
+}
+
+// linkMessage sets the fields of r.Message that a record does not store twice: the
+// message's identity and its state as of the receipt.
+func (r *Receipt) linkMessage() {
+	m := &r.Message
+	m.ID, m.TokenID, m.State, m.ErrCode, m.DoneAt = r.MessageID, r.TokenID, r.State, r.ErrCode, r.DoneAt
+	m.Final = finalState(r.State)
 }
 
 // AppendBinary appends the record encoding of c (its Seq is the key, not part of the record).
