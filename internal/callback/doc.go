@@ -72,8 +72,12 @@
 // (a batch is one request), each bounded by Sender.RequestTimeout; no goroutine per
 // queued callback and at most 4·Sender.BatchSize queued callbacks in memory besides
 // those in flight (more wait in the store). Sender.MaxRate counts requests. A receiver
-// that hangs holds only its PerHost slots; once its due backlog fills a whole scan, it
-// is pushed back with backoff so that it never hides other tokens' callbacks behind it.
+// that hangs holds only its PerHost slots. While they are all busy, store reads pass
+// over its reports by their stored URL (msgstore.DueRead.Skip), without decoding or
+// rewriting them, and the next read starts after the skipped head (DueRead.From), so
+// its backlog neither hides other tokens' callbacks nor costs the store a write per
+// report; reads look at it again when a slot frees up. A slow but working receiver's
+// reports that waited in memory too long are pushed back (deferred) in one write.
 // The SMPP path never waits for the sender: it only writes to the store; the hand-over
 // (Offer) takes a lock briefly and never blocks on I/O.
 package callback

@@ -36,15 +36,15 @@ var (
 // NextCallback() (time.Time, bool), the sender arms its timer with it; otherwise it
 // asks AppendDueCallbacks for the single oldest entry, which is the same thing.
 type Store interface {
-	// AppendDueCallbacks appends up to limit callbacks due at now, earliest first,
-	// passing over (neither decoding nor counting) those for which skip returns true.
-	// issued is the highest seq queued as of the read (see Offer).
-	AppendDueCallbacks(dst []msgstore.Callback, now time.Time, limit int, skip func(seq uint64) bool) (cbs []msgstore.Callback, issued uint64, err error)
-	AckCallback(seq uint64, done func(error))
+	// AppendDueCallbacks appends the callbacks due at now, earliest first, as r says
+	// (limit, skip, where to start), and fills in what else r reports (see Offer).
+	AppendDueCallbacks(dst []msgstore.Callback, now time.Time, r *msgstore.DueRead) ([]msgstore.Callback, error)
 	// AckCallbacks acks the reports of one batched request in one write; seqs that
 	// are no longer queued are skipped.
 	AckCallbacks(seqs []uint64, done func(error))
-	RetryCallback(seq uint64, next time.Time, lastErr string, done func(error))
+	// RescheduleCallbacks moves the callbacks of rs to their Next in one write (see
+	// msgstore.Reschedule); seqs that are no longer queued are skipped.
+	RescheduleCallbacks(rs []msgstore.Reschedule, lastErr string, done func(error))
 	GiveUpCallback(seq uint64, reason string, done func(error))
 }
 
@@ -157,9 +157,15 @@ type Sender struct {
 	readUpTo  uint64
 	freshCap  int
 	offerOpen bool
-	readBuf   []msgstore.Callback // reused by every read
-	hostOf    map[string]string   // hostKey by URL, bounded (see host)
-	skipFn    func(uint64) bool   // s.skipLocked, allocated once
+	readBuf   []msgstore.Callback       // reused by every read
+	hostOf    map[string]string         // hostKey by URL, bounded (see host)
+	skipFn    func(uint64, []byte) bool // s.skipRead, allocated once
+	// newFrom is where the next store read starts among new callbacks: the reads
+	// before found every one below it skipped (in flight, or its host full). Reset to
+	// 0 when that may have changed: a host gets a free slot again, or writing an
+	// outcome failed (the entry is still queued). s.mu.
+	newFrom   uint64
+	cacheCall uint64 // numbers dispatchCache calls (hostState.kept)
 	stale     bool
 	lastScan  time.Time
 	// rescanEvery spaces reads that only look past blocked entries (see dispatch);
@@ -296,7 +302,7 @@ func (s *Sender) Start() error {
 	s.justDone = make(map[uint64]uint64)
 	s.slowDefers = make(map[string]int)
 	s.hostOf = make(map[string]string)
-	s.skipFn = s.skipLocked
+	s.skipFn = s.skipRead
 	s.freshMu.Lock()
 	s.freshCap, s.offerOpen = 4*s.BatchSize, true
 	s.freshMu.Unlock()
@@ -474,6 +480,9 @@ const (
 	maxRescan = time.Second
 	// minPass spaces dispatcher passes triggered by wake-ups.
 	minPass = time.Millisecond
+	// maxSkipFactor·BatchSize bounds the entries one read passes over (see
+	// msgstore.DueRead.MaxSkip); the next read goes on from there.
+	maxSkipFactor = 16
 )
 
 // cached is a due callback read by a scan, with its per-host limit key.
@@ -486,6 +495,20 @@ type cached struct {
 type hostState struct {
 	active   int       // HTTP requests in flight
 	progress time.Time // last time a request to it started or finished
+	// skippedFrom is the lowest seq of its entries that reads passed over or the
+	// cache let go while every slot was busy (0: none): where reads must look again
+	// once a slot frees up (see release).
+	skippedFrom uint64
+	// kept counts its entries the current dispatchCache call kept waiting in the
+	// cache (call numbers it); beyond MaxBatch they are left to store reads.
+	kept, keptCall uint64
+}
+
+// skipped notes that seq was passed over or let go while h was full.
+func (h *hostState) skipped(seq uint64) {
+	if h.skippedFrom == 0 || seq < h.skippedFrom {
+		h.skippedFrom = seq
+	}
 }
 
 // stalled reports whether h has been saturated without progress for stallAfter.
@@ -554,8 +577,13 @@ func (s *Sender) dispatch() time.Duration {
 	// consistent in-flight set; attempts finishing meanwhile wait for the read, which
 	// never waits for them.
 	s.mu.Lock()
-	batch, issued, err := s.Store.AppendDueCallbacks(s.readBuf[:0], now, s.BatchSize, s.skipFn)
+	dr := msgstore.DueRead{Limit: s.BatchSize, Skip: s.skipFn, From: s.newFrom, MaxSkip: maxSkipFactor * s.BatchSize}
+	batch, err := s.Store.AppendDueCallbacks(s.readBuf[:0], now, &dr)
+	if err == nil {
+		s.newFrom = dr.NextFrom
+	}
 	s.mu.Unlock()
+	issued := dr.Issued
 	if err == nil {
 		// Offered entries the read could see are its to report: drop them from
 		// fresh (whenever they were offered), and from the cache below, so that none
@@ -569,7 +597,7 @@ func (s *Sender) dispatch() time.Duration {
 		s.log.Error("callback: reading due callbacks", "err", err)
 		return time.Second
 	}
-	s.stale = len(batch) >= s.BatchSize
+	s.stale = len(batch) >= s.BatchSize || dr.Truncated
 	// Cached entries the read could not see (offered since) stay, after it.
 	var newer []cached
 	for _, c := range s.cache {
@@ -602,7 +630,7 @@ func (s *Sender) dispatch() time.Duration {
 	s.mu.Lock()
 	since := make(map[uint64]time.Time, len(s.cache))
 	var deferred []msgstore.Callback
-	var delays []time.Duration // 0: the host is stalled
+	var delays []time.Duration
 	slowHosts := make(map[string]int)
 	var recheck time.Time // when a blocked entry becomes deferrable
 	kept := s.cache[:0]
@@ -613,17 +641,18 @@ func (s *Sender) dispatch() time.Duration {
 		if !ok {
 			t = now
 		}
-		stalled := h != nil && s.stalled(h, now)
-		if stalled || now.Sub(t) >= s.blockedWait {
+		if h != nil && s.stalled(h, now) {
+			// Dropped from the cache, left queued: reads pass over its host's entries
+			// while the host is full and find them again once a slot frees up.
+			h.skipped(cb.Seq)
+			continue
+		}
+		if now.Sub(t) >= s.blockedWait {
 			s.inflight[cb.Seq] = struct{}{}
 			s.wg.Add(1)
 			deferred = append(deferred, cb)
-			var d time.Duration
-			if !stalled {
-				d = min(s.blockedWait<<s.slowDefers[c.host], s.MaxBackoff)
-				slowHosts[c.host]++
-			}
-			delays = append(delays, d)
+			delays = append(delays, min(s.blockedWait<<s.slowDefers[c.host], s.MaxBackoff))
+			slowHosts[c.host]++
 			continue
 		}
 		since[cb.Seq] = t
@@ -647,9 +676,7 @@ func (s *Sender) dispatch() time.Duration {
 		s.slowDefers[host] = min(s.slowDefers[host]+1, 16)
 	}
 	s.mu.Unlock()
-	for i, cb := range deferred {
-		s.deferBusy(cb, delays[i], now)
-	}
+	s.deferBusy(deferred, delays, now)
 	switch {
 	case len(deferred) > 0:
 		s.lastScan = time.Time{} // read on as soon as the writes land: more may be behind
@@ -712,10 +739,16 @@ func (s *Sender) takeToken() time.Duration {
 func (s *Sender) dispatchCache(now time.Time) (started int, full bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.cacheCall++
 	var groups map[batchKey][]int // cache indexes of each token and host, ascending
 	if s.MaxBatch > 1 && len(s.cache) > 1 {
-		groups = make(map[batchKey][]int)
 		for i, c := range s.cache {
+			if h := s.hosts[c.host]; h != nil && h.active >= s.PerHost {
+				continue // nothing of it goes out in this call
+			}
+			if groups == nil {
+				groups = make(map[batchKey][]int)
+			}
 			k := batchKey{c.TokenID, c.host}
 			groups[k] = append(groups[k], i)
 		}
@@ -736,7 +769,18 @@ func (s *Sender) dispatchCache(now time.Time) (started int, full bool) {
 		}
 		h := s.hosts[host]
 		if h != nil && h.active >= s.PerHost {
-			kept = append(kept, c)
+			// Waiting for a slot: a request's worth stays at hand, the rest is left
+			// to the store (a hung receiver's reports would fill the cache, and every
+			// pass would walk them), where reads find it once a slot frees up.
+			if h.keptCall != s.cacheCall {
+				h.kept, h.keptCall = 0, s.cacheCall
+			}
+			if h.kept < uint64(s.MaxBatch) {
+				h.kept++
+				kept = append(kept, c)
+			} else {
+				h.skipped(cb.Seq)
+			}
 			continue
 		}
 		if wait := s.takeToken(); wait > 0 {
@@ -872,7 +916,7 @@ var farFuture = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
 // oldestQueued is NextCallback for stores without it: the oldest entry of the
 // NextAttempt-ordered queue, whether due or not.
 func (s *Sender) oldestQueued() (time.Time, bool) {
-	cbs, _, err := s.Store.AppendDueCallbacks(nil, farFuture, 1, nil)
+	cbs, err := s.Store.AppendDueCallbacks(nil, farFuture, &msgstore.DueRead{Limit: 1})
 	if err != nil || len(cbs) == 0 {
 		return time.Time{}, false
 	}
@@ -882,11 +926,18 @@ func (s *Sender) oldestQueued() (time.Time, bool) {
 // finish forgets seq once its outcome is written (or abandoned) and rescans: the
 // write may have freed a host slot or rescheduled the entry.
 func (s *Sender) finish(seq uint64) {
+	s.finishAll([]uint64{seq})
+}
+
+// finishAll is finish for the reports of one store write.
+func (s *Sender) finishAll(seqs []uint64) {
 	s.mu.Lock()
-	delete(s.inflight, seq)
-	s.justDone[seq] = s.pass
+	for _, seq := range seqs {
+		delete(s.inflight, seq)
+		s.justDone[seq] = s.pass
+	}
 	s.mu.Unlock()
-	s.wg.Done()
+	s.wg.Add(-len(seqs))
 	s.kick()
 }
 
@@ -896,12 +947,27 @@ func (s *Sender) release(host string) {
 	s.active--
 	if h := s.hosts[host]; h != nil {
 		h.progress = now
+		if h.active >= s.PerHost && h.skippedFrom != 0 {
+			// Reads passed over its entries while it was full: look at them again.
+			s.newFrom = min(s.newFrom, h.skippedFrom)
+			h.skippedFrom = 0
+			s.notified.Store(true)
+		}
 		if h.active--; h.active <= 0 {
 			delete(s.hosts, host)
 		}
 	}
 	s.mu.Unlock()
 	s.kick() // a worker and a host slot are free, before the outcome is even written
+}
+
+// rereadAll makes the next store read start from the first new callback: an outcome
+// could not be written, so the entry may still be queued below newFrom.
+func (s *Sender) rereadAll() {
+	s.mu.Lock()
+	s.newFrom = 0
+	s.mu.Unlock()
+	s.notified.Store(true)
 }
 
 // outcome is the result of one attempt.
@@ -930,9 +996,7 @@ func (s *Sender) run(batch []msgstore.Callback, host string) {
 		s.ackBatch(batch)
 		return
 	}
-	for _, cb := range batch {
-		s.record(cb, o)
-	}
+	s.recordFailure(batch, o)
 }
 
 // attempt performs one delivery of batch, all of batch[0]'s token, in one request.
@@ -1020,32 +1084,32 @@ func windowStart(cb msgstore.Callback) time.Time {
 	return cb.Receipt.QueuedAt
 }
 
-// record writes the outcome of an attempt to the store.
-func (s *Sender) record(cb msgstore.Callback, o outcome) {
+// recordFailure writes the outcome of a failed attempt for each report of batch: given
+// up, or rescheduled with backoff; the rescheduled ones in one store write, since a
+// receiver that fails does so for a whole batch, request after request.
+func (s *Sender) recordFailure(batch []msgstore.Callback, o outcome) {
 	now := s.Now()
-	done := func(err error) {
-		if err != nil {
-			s.log.Error("callback: recording outcome", "seq", cb.Seq, "token", cb.TokenID, "err", err)
+	rs := make([]msgstore.Reschedule, 0, len(batch))
+	for _, cb := range batch {
+		switch {
+		case o.giveUp:
+			s.giveUp(cb, o.reason, o.detail)
+		case o.result == ResultClientError && cb.Attempts+1 >= s.MaxClientErrorAttempts:
+			s.giveUp(cb, GiveUpClientError, o.detail)
+		default:
+			// Retry-After is a floor, not a replacement: "Retry-After: 0" from a receiver
+			// that keeps failing must not turn into a hot loop.
+			delay := backoff(cb.Attempts+1, s.BaseBackoff, s.MaxBackoff)
+			if o.hasAfter {
+				delay = max(delay, o.retryAfter)
+			}
+			if r, ok := s.retryAt(cb, now, delay, o.detail); ok {
+				s.obs.CallbackRetry(o.result)
+				rs = append(rs, r)
+			}
 		}
-		s.finish(cb.Seq)
 	}
-	switch {
-	case o.giveUp:
-		s.giveUp(cb, o.reason, o.detail, done)
-	case o.result == ResultSuccess:
-		s.obs.CallbackDelivered(now.Sub(cb.Receipt.QueuedAt))
-		s.Store.AckCallback(cb.Seq, done)
-	case o.result == ResultClientError && cb.Attempts+1 >= s.MaxClientErrorAttempts:
-		s.giveUp(cb, GiveUpClientError, o.detail, done)
-	default:
-		// Retry-After is a floor, not a replacement: "Retry-After: 0" from a receiver
-		// that keeps failing must not turn into a hot loop.
-		delay := backoff(cb.Attempts+1, s.BaseBackoff, s.MaxBackoff)
-		if o.hasAfter {
-			delay = max(delay, o.retryAfter)
-		}
-		s.retry(cb, now, delay, o.detail, func() { s.obs.CallbackRetry(o.result) }, done)
-	}
+	s.reschedule(rs, o.detail)
 }
 
 // ackBatch records a 2xx for every report of batch, in one store write.
@@ -1059,79 +1123,87 @@ func (s *Sender) ackBatch(batch []msgstore.Callback) {
 	s.Store.AckCallbacks(seqs, func(err error) {
 		if err != nil {
 			s.log.Error("callback: recording outcome", "seqs", len(seqs), "first", seqs[0], "token", batch[0].TokenID, "err", err)
+			s.rereadAll()
 		}
-		for _, seq := range seqs {
-			s.finish(seq)
-		}
+		s.finishAll(seqs)
 	})
 }
 
-// retry reschedules cb, or gives it up once its retry window has passed. The last
-// retry is pulled in to the window's end, Retry-After notwithstanding, so that the
-// window is the promise operators read in the docs.
-func (s *Sender) retry(cb msgstore.Callback, now time.Time, delay time.Duration, detail string, observe func(), done func(error)) {
+// retryAt schedules the next attempt of cb delay after now, or gives cb up once its
+// retry window has passed. The last retry is pulled in to the window's end,
+// Retry-After notwithstanding, so that the window is the promise operators read in
+// the docs.
+func (s *Sender) retryAt(cb msgstore.Callback, now time.Time, delay time.Duration, detail string) (msgstore.Reschedule, bool) {
 	deadline := windowStart(cb).Add(s.RetryFor)
 	if windowStart(cb).IsZero() {
 		deadline = now.Add(s.RetryFor)
 	}
 	if !now.Before(deadline) {
-		s.giveUp(cb, GiveUpExpired, fmt.Sprintf("no 2xx within %s; last: %s", s.RetryFor, detail), done)
-		return
+		s.giveUp(cb, GiveUpExpired, fmt.Sprintf("no 2xx within %s; last: %s", s.RetryFor, detail))
+		return msgstore.Reschedule{}, false
 	}
 	next := now.Add(delay)
 	if next.After(deadline) {
 		next = deadline
 	}
-	observe()
 	s.log.Debug("callback retry", "seq", cb.Seq, "token", cb.TokenID, "next", next, "detail", detail)
-	s.Store.RetryCallback(cb.Seq, next, detail, s.afterReschedule(next, done))
+	return msgstore.Reschedule{Seq: cb.Seq, Next: next, Failed: true}, true
 }
 
-func (s *Sender) giveUp(cb msgstore.Callback, reason GiveUpReason, detail string, done func(error)) {
+func (s *Sender) giveUp(cb msgstore.Callback, reason GiveUpReason, detail string) {
 	s.obs.CallbackGiveUp(reason)
 	s.log.Warn("callback given up", "seq", cb.Seq, "token", cb.TokenID, "message", cb.Receipt.MessageID, "reason", reason.String(), "detail", detail)
-	s.Store.GiveUpCallback(cb.Seq, reason.String()+": "+detail, done)
-}
-
-// deferBusy pushes back a due callback blocked by its host's PerHost limit (see
-// dispatch). Behind a stalled host (delay 0) it counts as a failed attempt: sending it
-// would only have timed out too, and counting it spreads the backlog of a dead
-// receiver out exponentially and lets the retry window expire as for any failing
-// receiver. Behind a slow but working host it is moved back by delay, not counted
-// (when the store can do that).
-func (s *Sender) deferBusy(cb msgstore.Callback, delay time.Duration, now time.Time) {
-	done := func(err error) {
+	s.Store.GiveUpCallback(cb.Seq, reason.String()+": "+detail, func(err error) {
 		if err != nil {
-			s.log.Error("callback: deferring", "seq", cb.Seq, "err", err)
+			s.log.Error("callback: recording give-up", "seq", cb.Seq, "token", cb.TokenID, "err", err)
+			s.rereadAll()
 		}
 		s.finish(cb.Seq)
-	}
-	d, ok := s.Store.(interface {
-		DeferCallback(seq uint64, next time.Time, done func(error))
 	})
-	if delay == 0 || !ok {
-		delay := s.BaseBackoff + backoff(cb.Attempts+1, s.BaseBackoff, s.MaxBackoff)
-		s.retry(cb, now, delay, "deferred: receiver host not answering", s.obs.CallbackDeferred, done)
-		return
-	}
-	s.obs.CallbackDeferred()
-	next := now.Add(delay + backoff(1, s.BaseBackoff, s.BaseBackoff))
-	d.DeferCallback(cb.Seq, next, s.afterReschedule(next, done))
 }
 
-// afterReschedule wraps the done of a write that moves an entry to next: the
-// dispatcher must read the store again once next has come, by timer or, when it is
-// already past, at once.
-func (s *Sender) afterReschedule(next time.Time, done func(error)) func(error) {
+// reschedule writes rs (entries in flight) in one store write, then forgets them. The
+// dispatcher must read the store again once their times have come: by timer, or at
+// once for those already past when the write lands.
+func (s *Sender) reschedule(rs []msgstore.Reschedule, lastErr string) {
+	if len(rs) == 0 {
+		return
+	}
+	earliest := rs[0].Next
 	s.mu.Lock()
-	s.addWake(next)
+	for _, r := range rs {
+		s.addWake(r.Next)
+		if r.Next.Before(earliest) {
+			earliest = r.Next
+		}
+	}
 	s.mu.Unlock()
-	return func(err error) {
-		if !next.After(s.Now()) {
+	s.Store.RescheduleCallbacks(rs, lastErr, func(err error) {
+		if err != nil {
+			s.log.Error("callback: rescheduling", "callbacks", len(rs), "first", rs[0].Seq, "err", err)
+			s.rereadAll()
+		}
+		if !earliest.After(s.Now()) {
 			s.notified.Store(true)
 		}
-		done(err)
+		seqs := make([]uint64, len(rs))
+		for i, r := range rs {
+			seqs[i] = r.Seq
+		}
+		s.finishAll(seqs)
+	})
+}
+
+// deferBusy pushes back due callbacks that waited too long behind their slow host's
+// PerHost limit (see dispatch), each by its delay, without counting an attempt; in
+// flight meanwhile, all in one store write.
+func (s *Sender) deferBusy(cbs []msgstore.Callback, delays []time.Duration, now time.Time) {
+	rs := make([]msgstore.Reschedule, len(cbs))
+	for i, cb := range cbs {
+		rs[i] = msgstore.Reschedule{Seq: cb.Seq, Next: now.Add(delays[i] + backoff(1, s.BaseBackoff, s.BaseBackoff))}
+		s.obs.CallbackDeferred()
 	}
+	s.reschedule(rs, "")
 }
 
 // skipLocked reports whether a store read should pass over seq: in flight, or its
@@ -1142,6 +1214,27 @@ func (s *Sender) skipLocked(seq uint64) bool {
 	}
 	_, ok := s.justDone[seq]
 	return ok
+}
+
+// skipRead is the store read's Skip: entries skipLocked passes over, and those of a
+// receiver host with every PerHost slot busy, which could not be sent now anyway. A
+// hung receiver's backlog is thus left where it is, costing a read a key and a URL
+// per entry (and only once: see newFrom), instead of being read, decoded and pushed
+// back entry by entry. Dispatcher goroutine, s.mu held.
+func (s *Sender) skipRead(seq uint64, url []byte) bool {
+	if s.skipLocked(seq) {
+		return true
+	}
+	h, ok := s.hostOf[string(url)]
+	if !ok {
+		h = s.host(string(url))
+	}
+	st := s.hosts[h]
+	if st == nil || st.active < s.PerHost {
+		return false
+	}
+	st.skipped(seq)
+	return true
 }
 
 // host returns hostKey(rawURL), parsing each distinct URL once: a token's reports all

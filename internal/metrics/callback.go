@@ -36,7 +36,7 @@ func newCallbackMetrics(reg prometheus.Registerer) *callbackMetrics {
 		}, []string{"result"}),
 		deferred: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "callback_deferred_total",
-			Help: "Due callbacks pushed back without an attempt because their host was at its concurrency limit.",
+			Help: "Due callbacks pushed back without an attempt because their slow host stayed at its concurrency limit.",
 		}),
 		giveUps: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "callback_giveups_total",

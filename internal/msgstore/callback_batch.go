@@ -2,8 +2,11 @@ package msgstore
 
 import (
 	"bytes"
+	"cmp"
+	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -43,6 +46,47 @@ func (s *Store) AckCallbacks(seqs []uint64, done func(error)) {
 			}
 			d.callbacks--
 			if err := del(due, timeKey(next, seq)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}})
+}
+
+// Reschedule is one entry of RescheduleCallbacks.
+type Reschedule struct {
+	Seq  uint64
+	Next time.Time // when it is next due
+	// Failed counts a failed attempt (Attempts+1, LastError, LastAttempt = now), as
+	// RetryCallback does; otherwise the move is DeferCallback's.
+	Failed bool
+}
+
+// RescheduleCallbacks is RetryCallback and DeferCallback for many callbacks in one write: the
+// reports of a batched request that failed, or those pushed back behind a receiver that stopped
+// answering, which arrive by the thousand. lastErr goes to the Failed ones. Callbacks no longer
+// queued are skipped.
+func (s *Store) RescheduleCallbacks(rs []Reschedule, lastErr string, done func(error)) {
+	for _, r := range rs {
+		if err := checkTime("next", r.Next); err != nil {
+			go done(err)
+			return
+		}
+	}
+	rs = slices.Clone(rs)
+	slices.SortFunc(rs, func(a, b Reschedule) int { return cmp.Compare(a.Seq, b.Seq) })
+	lastErr = truncate(lastErr, maxString)
+	s.enqueue(op{done: done, apply: func(tx *bolt.Tx, d *delta) error {
+		now := time.Now()
+		for _, r := range rs {
+			c, isNew, err := findCallback(tx, r.Seq)
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if err := moveCallback(tx, &c, isNew, r, lastErr, now); err != nil {
 				return err
 			}
 		}

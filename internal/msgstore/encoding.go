@@ -476,6 +476,17 @@ func callbackNextAttempt(b []byte) (time.Time, error) {
 	return t, d.err
 }
 
+// callbackURL decodes only the URL of a callback record, without copying it.
+func callbackURL(b []byte) ([]byte, error) {
+	d := decoder{b: b}
+	if v := d.byte("version"); d.err == nil && v != callbackVersion {
+		return nil, fmt.Errorf("%w: callback record version %d", ErrCorrupt, v)
+	}
+	d.raw("token id", maxString)
+	url := d.raw("url", maxString)
+	return url, d.err
+}
+
 // UnmarshalBinary decodes a record written by AppendBinary into c, leaving c.Seq alone.
 func (c *Callback) UnmarshalBinary(b []byte) error {
 	d := decoder{b: b}

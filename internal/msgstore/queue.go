@@ -250,35 +250,59 @@ func (s *Store) PendingTokens() ([]string, error) {
 // first. They stay queued until AckCallback, RetryCallback or GiveUpCallback. limit <= 0 means no
 // limit.
 func (s *Store) DueCallbacks(now time.Time, limit int) ([]Callback, error) {
-	cbs, _, err := s.AppendDueCallbacks(nil, now, limit, nil)
-	return cbs, err
+	return s.AppendDueCallbacks(nil, now, &DueRead{Limit: limit})
 }
 
-// AppendDueCallbacks is DueCallbacks appending to dst, passing over the entries for
-// which skip (when not nil) returns true: they are neither decoded nor counted against
-// limit. A sender skips the entries it has in flight, which stay due in the store
-// until their outcome is written and would otherwise be decoded again on every read.
-// skip is called inside the read transaction and must not use the store.
-//
-// issued is the highest callback seq queued as of the read: every callback up to it
-// was visible to the read, so one the callback hook hands over later with a seq at or
-// below it was seen here (or skipped, or beyond limit) and must not be taken twice.
+// DueRead shapes a read of due callbacks (AppendDueCallbacks) and reports what it saw
+// besides the callbacks it returns.
+type DueRead struct {
+	Limit int // callbacks returned at most; <= 0: no limit
+	// Skip, when set, passes over a callback: it is neither decoded nor counted
+	// against Limit. A sender skips the entries it has in flight, which stay due until
+	// their outcome is written, and those whose receiver host has no free slot. url is
+	// the callback's stored URL, valid only during the call. Skip is called inside the
+	// read transaction and must not use the store.
+	Skip func(seq uint64, url []byte) bool
+	// From: new callbacks (never attempted) with a lower seq are not looked at. A
+	// sender that saw them all skipped starts its next read after them (NextFrom), so
+	// that a hung receiver's backlog is not walked again on every read.
+	From uint64
+	// MaxSkip, when positive, ends the read after that many skipped callbacks, with
+	// Truncated set: a read behind a large skipped backlog costs at most that much.
+	MaxSkip int
+
+	// Issued is the highest callback seq queued as of the read: every callback up to
+	// it was visible to the read, so one the callback hook hands over later with a seq
+	// at or below it was seen here (or skipped, or beyond Limit) and must not be
+	// taken twice.
+	Issued uint64
+	// NextFrom is From moved past the new callbacks at the head of the read that were
+	// all skipped (From itself when the first was not).
+	NextFrom uint64
+	// Truncated reports that MaxSkip ended the read: more may be due.
+	Truncated bool
+}
+
+// AppendDueCallbacks is DueCallbacks appending to dst, as r says (r is updated).
 //
 // The read merges the two queues by time: callback_new in seq order (enqueue times,
 // in commit order, so ordered up to the few microseconds between a report's creation
 // and its commit) and callback_due.
-func (s *Store) AppendDueCallbacks(dst []Callback, now time.Time, limit int, skip func(seq uint64) bool) (out []Callback, issued uint64, err error) {
+func (s *Store) AppendDueCallbacks(dst []Callback, now time.Time, r *DueRead) (out []Callback, err error) {
 	out = dst
 	bound := timeKeyBound(now)
 	nowNano := unixNano(now)
+	r.NextFrom, r.Truncated = r.From, false
 	err = s.view(func(tx *bolt.Tx) error {
 		cbs := tx.Bucket(bucketCallbacks)
-		issued = cbs.Sequence()
+		r.Issued = cbs.Sequence()
 		nc := tx.Bucket(bucketCbNew).Cursor()
 		dc := tx.Bucket(bucketCbDue).Cursor()
-		nk, nv := nc.First()
+		nk, nv := nc.Seek(u64(r.From))
 		dk, _ := dc.First()
-		for limit <= 0 || len(out)-len(dst) < limit {
+		head := true // every new callback so far was skipped
+		skipped := 0
+		for r.Limit <= 0 || len(out)-len(dst) < r.Limit {
 			var newAt int64 // the new entry's time; 0 when there is none due
 			if nk != nil {
 				t, err := callbackNextAttempt(nv)
@@ -294,21 +318,36 @@ func (s *Store) AppendDueCallbacks(dst []Callback, now time.Time, limit int, ski
 				return nil
 			}
 			var seq uint64
-			var v []byte // nil: a rescheduled one, read below unless skipped
-			if nk != nil && (!dueOK || newAt <= int64(beUint64(dk))) {
+			var v []byte // nil: a rescheduled one, read below
+			isNew := nk != nil && (!dueOK || newAt <= int64(beUint64(dk)))
+			if isNew {
 				seq, v = beUint64(nk), nv
 				nk, nv = nc.Next()
 			} else {
 				seq = beUint64(dk[8:])
 				dk, _ = dc.Next()
-			}
-			if skip != nil && skip(seq) {
-				continue
-			}
-			if v == nil {
 				if v = cbs.Get(u64(seq)); v == nil {
 					return fmt.Errorf("%w: callback %d", ErrNotFound, seq)
 				}
+			}
+			if r.Skip != nil {
+				url, err := callbackURL(v)
+				if err != nil {
+					return fmt.Errorf("callback %d: %w", seq, err)
+				}
+				if r.Skip(seq, url) {
+					if isNew && head {
+						r.NextFrom = seq + 1
+					}
+					if skipped++; r.MaxSkip > 0 && skipped >= r.MaxSkip {
+						r.Truncated = true
+						return nil
+					}
+					continue
+				}
+			}
+			if isNew {
+				head = false
 			}
 			cb := Callback{Seq: seq}
 			if err := cb.UnmarshalBinary(v); err != nil {
@@ -318,7 +357,7 @@ func (s *Store) AppendDueCallbacks(dst []Callback, now time.Time, limit int, ski
 		}
 		return nil
 	})
-	return out, issued, err
+	return out, err
 }
 
 // NextCallback returns the earliest NextAttempt of the callback queue, for the sender's timer.
@@ -429,22 +468,27 @@ func (s *Store) rescheduleCallback(seq uint64, next time.Time, attempt bool, las
 		if err != nil {
 			return err
 		}
-		// A new callback moves to the rescheduled ones, which callback_due orders.
-		if err := unqueueCallback(tx, &c, isNew); err != nil {
-			return err
-		}
-		if attempt {
-			c.Attempts++
-			c.LastError = lastErr
-			c.LastAttempt = time.Now()
-		}
-		c.NextAttempt = next
-		rec, _ := c.AppendBinary(nil)
-		if err := put(tx.Bucket(bucketCallbacks), u64(seq), rec); err != nil {
-			return err
-		}
-		return put(tx.Bucket(bucketCbDue), timeKey(next, seq), nil)
+		return moveCallback(tx, &c, isNew, Reschedule{Seq: seq, Next: next, Failed: attempt}, lastErr, time.Now())
 	}})
+}
+
+// moveCallback reschedules c, found by findCallback, as r says. A new callback moves to the
+// rescheduled ones, which callback_due orders.
+func moveCallback(tx *bolt.Tx, c *Callback, isNew bool, r Reschedule, lastErr string, now time.Time) error {
+	if err := unqueueCallback(tx, c, isNew); err != nil {
+		return err
+	}
+	if r.Failed {
+		c.Attempts++
+		c.LastError = lastErr
+		c.LastAttempt = now
+	}
+	c.NextAttempt = r.Next
+	rec, _ := c.AppendBinary(nil)
+	if err := put(tx.Bucket(bucketCallbacks), u64(c.Seq), rec); err != nil {
+		return err
+	}
+	return put(tx.Bucket(bucketCbDue), timeKey(r.Next, c.Seq), nil)
 }
 
 // GiveUpCallback takes a callback out of the queue for good (Attempts+1, LastError = reason,
