@@ -276,6 +276,13 @@ func (s *Sender) takeFresh() {
 	s.freshMu.Unlock()
 }
 
+// freshWaiting reports whether offers wait in fresh while the cache has room for them.
+func (s *Sender) freshWaiting() bool {
+	s.freshMu.Lock()
+	defer s.freshMu.Unlock()
+	return len(s.fresh) > 0 && len(s.cache) < s.freshCap
+}
+
 // kick wakes the dispatcher without asking for a store read (a slot freed up).
 func (s *Sender) kick() {
 	select {
@@ -552,7 +559,12 @@ func (s *Sender) dispatch() time.Duration {
 	}
 	s.mu.Unlock()
 	s.takeFresh()
-	if _, full := s.dispatchCache(now); full || !s.stale {
+	_, full := s.dispatchCache(now)
+	if !full && s.freshWaiting() {
+		// The pass made room in the cache for offers that waited: another pass.
+		s.kick()
+	}
+	if full || !s.stale {
 		return s.sleep(now, s.rateRecheck(now))
 	}
 	// What is left in the cache is blocked by its hosts' limits. Reading the store
@@ -714,6 +726,16 @@ func progressOf(h *hostState) time.Time {
 // takeToken takes one attempt from the MaxRate budget (s.mu held), or returns how
 // long until one is available.
 func (s *Sender) takeToken() time.Duration {
+	if wait := s.rateWait0(); wait > 0 || s.MaxRate <= 0 {
+		return wait
+	}
+	s.rateTokens--
+	return 0
+}
+
+// rateWait0 refills the MaxRate budget and returns how long until it holds one
+// attempt, 0 when it does (s.mu held).
+func (s *Sender) rateWait0() time.Duration {
 	if s.MaxRate <= 0 {
 		return 0
 	}
@@ -724,7 +746,6 @@ func (s *Sender) takeToken() time.Duration {
 	if s.rateTokens < 1 {
 		return max(time.Duration((1-s.rateTokens)/s.MaxRate*float64(time.Second)), time.Millisecond)
 	}
-	s.rateTokens--
 	return 0
 }
 
@@ -739,7 +760,14 @@ func (s *Sender) takeToken() time.Duration {
 func (s *Sender) dispatchCache(now time.Time) (started int, full bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if len(s.cache) > 0 && s.MaxRate > 0 {
+		if wait := s.rateWait0(); wait > 0 {
+			s.rateWait = wait
+			return 0, true
+		}
+	}
 	s.cacheCall++
+	blockedKept, blockedRoom := 0, max(1, s.freshCap/2)
 	var groups map[batchKey][]int // cache indexes of each token and host, ascending
 	if s.MaxBatch > 1 && len(s.cache) > 1 {
 		for i, c := range s.cache {
@@ -763,20 +791,23 @@ func (s *Sender) dispatchCache(now time.Time) (started int, full bool) {
 			continue
 		}
 		if s.active >= s.Workers {
-			kept = s.keepPending(kept, s.cache[i:])
+			kept = s.keepPending(kept, i)
 			full = true
 			break
 		}
 		h := s.hosts[host]
 		if h != nil && h.active >= s.PerHost {
 			// Waiting for a slot: a request's worth stays at hand, the rest is left
-			// to the store (a hung receiver's reports would fill the cache, and every
-			// pass would walk them), where reads find it once a slot frees up.
+			// to the store (a hung receiver's reports would fill the cache, keep
+			// offers of other hosts out of it, and every pass would walk them),
+			// where reads find it once a slot frees up. At most half the cache
+			// waits so: offers need the other half.
 			if h.keptCall != s.cacheCall {
 				h.kept, h.keptCall = 0, s.cacheCall
 			}
-			if h.kept < uint64(s.MaxBatch) {
+			if h.kept < uint64(s.MaxBatch) && blockedKept < blockedRoom {
 				h.kept++
+				blockedKept++
 				kept = append(kept, c)
 			} else {
 				h.skipped(cb.Seq)
@@ -784,7 +815,7 @@ func (s *Sender) dispatchCache(now time.Time) (started int, full bool) {
 			continue
 		}
 		if wait := s.takeToken(); wait > 0 {
-			kept = s.keepPending(kept, s.cache[i:])
+			kept = s.keepPending(kept, i)
 			s.rateWait = wait
 			full = true
 			break
@@ -832,13 +863,20 @@ func (s *Sender) dispatchCache(now time.Time) (started int, full bool) {
 	return started, full
 }
 
-// keepPending appends to kept the entries of rest that still wait: not in flight (a
-// batch took them along) and not finished since the pass began. Keeping one that a
-// batch took would send it again once that batch is done (s.mu held).
-func (s *Sender) keepPending(kept, rest []cached) []cached {
-	for _, c := range rest {
-		if !s.skipLocked(c.Seq) {
-			kept = append(kept, c)
+// keepPending appends to kept (s.cache compacted in place up to i) the entries of
+// s.cache[i:] that still wait: not in flight (a batch took them along) and not
+// finished since the pass began. Keeping one that a batch took would send it again
+// once that batch is done (s.mu held). An entry already where it belongs is not
+// copied: a Callback is large, and a pass stopped by the rate cap keeps nearly all.
+func (s *Sender) keepPending(kept []cached, i int) []cached {
+	for ; i < len(s.cache); i++ {
+		c := &s.cache[i]
+		switch {
+		case s.skipLocked(c.Seq):
+		case len(kept) == i:
+			kept = kept[:i+1]
+		default:
+			kept = append(kept, *c)
 		}
 	}
 	return kept
