@@ -164,7 +164,11 @@ type Sender struct {
 	// before found every one below it skipped (in flight, or its host full). Reset to
 	// 0 when that may have changed: a host gets a free slot again, or writing an
 	// outcome failed (the entry is still queued). s.mu.
-	newFrom   uint64
+	newFrom uint64
+	// dueFrom is newFrom for rescheduled callbacks (msgstore.DueRead.DueFrom): nil
+	// when a slot frees up or a write fails, and moved back to any reschedule this
+	// sender writes before it (a retry due soon can land behind where reads are).
+	dueFrom   []byte
 	cacheCall uint64 // numbers dispatchCache calls (hostState.kept)
 	stale     bool
 	lastScan  time.Time
@@ -589,10 +593,10 @@ func (s *Sender) dispatch() time.Duration {
 	// consistent in-flight set; attempts finishing meanwhile wait for the read, which
 	// never waits for them.
 	s.mu.Lock()
-	dr := msgstore.DueRead{Limit: s.BatchSize, Skip: s.skipFn, From: s.newFrom, MaxSkip: maxSkipFactor * s.BatchSize}
+	dr := msgstore.DueRead{Limit: s.BatchSize, Skip: s.skipFn, From: s.newFrom, DueFrom: s.dueFrom, MaxSkip: maxSkipFactor * s.BatchSize}
 	batch, err := s.Store.AppendDueCallbacks(s.readBuf[:0], now, &dr)
 	if err == nil {
-		s.newFrom = dr.NextFrom
+		s.newFrom, s.dueFrom = dr.NextFrom, dr.NextDueFrom
 	}
 	s.mu.Unlock()
 	issued := dr.Issued
@@ -988,6 +992,7 @@ func (s *Sender) release(host string) {
 		if h.active >= s.PerHost && h.skippedFrom != 0 {
 			// Reads passed over its entries while it was full: look at them again.
 			s.newFrom = min(s.newFrom, h.skippedFrom)
+			s.dueFrom = nil
 			h.skippedFrom = 0
 			s.notified.Store(true)
 		}
@@ -1003,7 +1008,7 @@ func (s *Sender) release(host string) {
 // could not be written, so the entry may still be queued below newFrom.
 func (s *Sender) rereadAll() {
 	s.mu.Lock()
-	s.newFrom = 0
+	s.newFrom, s.dueFrom = 0, nil
 	s.mu.Unlock()
 	s.notified.Store(true)
 }
@@ -1207,12 +1212,12 @@ func (s *Sender) reschedule(rs []msgstore.Reschedule, lastErr string) {
 	if len(rs) == 0 {
 		return
 	}
-	earliest := rs[0].Next
+	earliest, first := rs[0].Next, msgstore.DueKey(rs[0].Next, rs[0].Seq)
 	s.mu.Lock()
 	for _, r := range rs {
 		s.addWake(r.Next)
-		if r.Next.Before(earliest) {
-			earliest = r.Next
+		if k := msgstore.DueKey(r.Next, r.Seq); bytes.Compare(k, first) < 0 {
+			earliest, first = r.Next, k
 		}
 	}
 	s.mu.Unlock()
@@ -1221,6 +1226,11 @@ func (s *Sender) reschedule(rs []msgstore.Reschedule, lastErr string) {
 			s.log.Error("callback: rescheduling", "callbacks", len(rs), "first", rs[0].Seq, "err", err)
 			s.rereadAll()
 		}
+		s.mu.Lock()
+		if s.dueFrom != nil && bytes.Compare(first, s.dueFrom) < 0 {
+			s.dueFrom = first // landed behind where reads are: look there again
+		}
+		s.mu.Unlock()
 		if !earliest.After(s.Now()) {
 			s.notified.Store(true)
 		}

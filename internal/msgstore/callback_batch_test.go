@@ -110,6 +110,21 @@ func TestDueReadSkipAndFrom(t *testing.T) {
 	if got, _ := s.AppendDueCallbacks(nil, now, &r); len(got) != 3 || got[0].Seq != all[0].Seq || got[1].Seq != all[4].Seq {
 		t.Errorf("read from %d = %v, want %d (rescheduled), %d, %d", all[4].Seq, seqsOf(got), all[0].Seq, all[4].Seq, all[5].Seq)
 	}
+	// DueFrom: the rescheduled one, skipped at the head of its queue, is behind
+	// NextDueFrom; a read from there does not see it, one from its own key does.
+	r = DueRead{Skip: hung}
+	s.AppendDueCallbacks(nil, now, &r)
+	if r.NextDueFrom == nil {
+		t.Fatalf("NextDueFrom = nil after skipping the rescheduled one")
+	}
+	r = DueRead{DueFrom: r.NextDueFrom, From: all[5].Seq + 1}
+	if got, _ := s.AppendDueCallbacks(nil, now, &r); len(got) != 0 {
+		t.Errorf("read from NextDueFrom = %v, want none", seqsOf(got))
+	}
+	r = DueRead{DueFrom: DueKey(now.Add(-time.Hour), all[0].Seq), From: all[5].Seq + 1}
+	if got, _ := s.AppendDueCallbacks(nil, now, &r); len(got) != 1 || got[0].Seq != all[0].Seq {
+		t.Errorf("read from its DueKey = %v, want %d", seqsOf(got), all[0].Seq)
+	}
 	r = DueRead{Skip: hung, MaxSkip: 2}
 	if got, _ := s.AppendDueCallbacks(nil, now, &r); len(got) != 0 || !r.Truncated {
 		t.Errorf("read with MaxSkip 2 = %v, Truncated %v; want none, true", seqsOf(got), r.Truncated)

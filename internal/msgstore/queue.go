@@ -267,6 +267,12 @@ type DueRead struct {
 	// sender that saw them all skipped starts its next read after them (NextFrom), so
 	// that a hung receiver's backlog is not walked again on every read.
 	From uint64
+	// DueFrom is From for the rescheduled callbacks (retries), ordered by due time:
+	// those before it are not looked at. Nil starts at the first; otherwise a
+	// NextDueFrom of an earlier read. Reschedules land at or after their time of
+	// writing, past any position a read reached before, so only a slot freeing up (or
+	// a failed write) needs a sender to start over.
+	DueFrom []byte
 	// MaxSkip, when positive, ends the read after that many skipped callbacks, with
 	// Truncated set: a read behind a large skipped backlog costs at most that much.
 	MaxSkip int
@@ -279,9 +285,16 @@ type DueRead struct {
 	// NextFrom is From moved past the new callbacks at the head of the read that were
 	// all skipped (From itself when the first was not).
 	NextFrom uint64
+	// NextDueFrom is DueFrom moved likewise past the skipped head of the rescheduled
+	// ones.
+	NextDueFrom []byte
 	// Truncated reports that MaxSkip ended the read: more may be due.
 	Truncated bool
 }
+
+// DueKey is the position of a callback rescheduled to next, in the order DueRead.DueFrom
+// and NextDueFrom use.
+func DueKey(next time.Time, seq uint64) []byte { return timeKey(next, seq) }
 
 // AppendDueCallbacks is DueCallbacks appending to dst, as r says (r is updated).
 //
@@ -292,7 +305,7 @@ func (s *Store) AppendDueCallbacks(dst []Callback, now time.Time, r *DueRead) (o
 	out = dst
 	bound := timeKeyBound(now)
 	nowNano := unixNano(now)
-	r.NextFrom, r.Truncated = r.From, false
+	r.NextFrom, r.NextDueFrom, r.Truncated = r.From, r.DueFrom, false
 	err = s.view(func(tx *bolt.Tx) error {
 		cbs := tx.Bucket(bucketCallbacks)
 		r.Issued = cbs.Sequence()
@@ -300,7 +313,10 @@ func (s *Store) AppendDueCallbacks(dst []Callback, now time.Time, r *DueRead) (o
 		dc := tx.Bucket(bucketCbDue).Cursor()
 		nk, nv := nc.Seek(u64(r.From))
 		dk, _ := dc.First()
-		head := true // every new callback so far was skipped
+		if r.DueFrom != nil {
+			dk, _ = dc.Seek(r.DueFrom)
+		}
+		head, dueHead := true, true // every new (rescheduled) callback so far was skipped
 		skipped := 0
 		for r.Limit <= 0 || len(out)-len(dst) < r.Limit {
 			var newAt int64 // the new entry's time; 0 when there is none due
@@ -318,13 +334,13 @@ func (s *Store) AppendDueCallbacks(dst []Callback, now time.Time, r *DueRead) (o
 				return nil
 			}
 			var seq uint64
-			var v []byte // nil: a rescheduled one, read below
+			var v, key []byte // key: a rescheduled one's due key
 			isNew := nk != nil && (!dueOK || newAt <= int64(beUint64(dk)))
 			if isNew {
 				seq, v = beUint64(nk), nv
 				nk, nv = nc.Next()
 			} else {
-				seq = beUint64(dk[8:])
+				seq, key = beUint64(dk[8:]), dk
 				dk, _ = dc.Next()
 				if v = cbs.Get(u64(seq)); v == nil {
 					return fmt.Errorf("%w: callback %d", ErrNotFound, seq)
@@ -336,8 +352,12 @@ func (s *Store) AppendDueCallbacks(dst []Callback, now time.Time, r *DueRead) (o
 					return fmt.Errorf("callback %d: %w", seq, err)
 				}
 				if r.Skip(seq, url) {
-					if isNew && head {
+					switch {
+					case isNew && head:
 						r.NextFrom = seq + 1
+					case !isNew && dueHead:
+						// The key's successor: the next read seeks past it.
+						r.NextDueFrom = append(append(r.NextDueFrom[:0:0], key...), 0)
 					}
 					if skipped++; r.MaxSkip > 0 && skipped >= r.MaxSkip {
 						r.Truncated = true
@@ -348,6 +368,8 @@ func (s *Store) AppendDueCallbacks(dst []Callback, now time.Time, r *DueRead) (o
 			}
 			if isNew {
 				head = false
+			} else {
+				dueHead = false
 			}
 			cb := Callback{Seq: seq}
 			if err := cb.UnmarshalBinary(v); err != nil {
