@@ -3,6 +3,7 @@ package callback
 import (
 	"bytes"
 	"encoding/json"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"testing"
@@ -114,4 +115,47 @@ func FuzzAppendBatch(f *testing.F) {
 			t.Fatalf("appendEventIDs() = %q, want the events' ids", ids)
 		}
 	})
+}
+
+// appendTime writes what the layout writes, at the edges of its fast path too.
+func TestAppendTime(t *testing.T) {
+	times := []time.Time{
+		time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-1, 6, 15, 12, 30, 0, 0, time.UTC),
+		time.Date(2026, 11, 30, 0, 41, 7, 123456789, time.FixedZone("x", -5*3600-1800)),
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 10000 {
+		times = append(times, time.Unix(rng.Int64N(300<<30)-(100<<30), rng.Int64N(1e9)))
+	}
+	for _, tm := range times {
+		if got, want := string(appendTime(nil, tm)), tm.UTC().Format(timeLayout); got != want {
+			t.Fatalf("appendTime(%v) = %q, want %q", tm, got, want)
+		}
+	}
+}
+
+// BenchmarkAppendBatch encodes a full batch of MaxBatch events: the sender's JSON cost
+// per request.
+func BenchmarkAppendBatch(b *testing.B) {
+	cbs := make([]msgstore.Callback, DefaultMaxBatch)
+	for i := range cbs {
+		c := &cbs[i]
+		c.Seq, c.TokenID = uint64(i+1), "tok_8f3a"
+		c.Receipt.MessageID, c.Receipt.State, c.Receipt.ErrCode = uint64(1<<32+i), pdu.StateDelivered, "000"
+		c.Receipt.DoneAt = time.Date(2026, 11, 30, 0, 41, 9, 500e6, time.UTC)
+		c.Receipt.Message.Source = pdu.Address{TON: 5, Addr: "ACME"}
+		c.Receipt.Message.Dest = pdu.Address{TON: 1, NPI: 1, Addr: "34600000001"}
+		c.Receipt.Message.SubmitAt = time.Date(2026, 11, 30, 0, 41, 7, 123e6, time.UTC)
+		c.Receipt.Message.TestMode = true
+	}
+	format := func(id uint64) string { return strconv.FormatUint(id, 10) }
+	buf := make([]byte, 0, 512*len(cbs))
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = appendBatch(buf[:0], cbs, "acme", format)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(cbs)), "ns/event")
 }
