@@ -161,10 +161,16 @@ type Sender struct {
 	hostOf    map[string]string         // hostKey by URL, bounded (see host)
 	skipFn    func(uint64, []byte) bool // s.skipRead, allocated once
 	// newFrom is where the next store read starts among new callbacks: the reads
-	// before found every one below it skipped (in flight, or its host full). Reset to
-	// 0 when that may have changed: a host gets a free slot again, or writing an
-	// outcome failed (the entry is still queued). s.mu.
+	// before found every one below it skipped (in flight, or its host full: those are
+	// in behind). Reset to 0 only when writing an outcome failed (the entry is still
+	// queued). s.mu.
 	newFrom uint64
+	// behind maps a host to the lowest of its new callbacks passed over while it was
+	// full, at or below readHorizon, the highest seq a store read has seen (readUpTo's
+	// copy for the dispatcher: fresh holds only entries above it). readBehind reads
+	// them again. Dispatcher goroutine.
+	behind      map[string]uint64
+	readHorizon uint64
 	// dueFrom is newFrom for rescheduled callbacks (msgstore.DueRead.DueFrom): nil
 	// when a slot frees up or a write fails, and moved back to any reschedule this
 	// sender writes before it (a retry due soon can land behind where reads are).
@@ -313,6 +319,7 @@ func (s *Sender) Start() error {
 	s.justDone = make(map[uint64]uint64)
 	s.slowDefers = make(map[string]int)
 	s.hostOf = make(map[string]string)
+	s.behind = make(map[string]uint64)
 	s.skipFn = s.skipRead
 	s.freshMu.Lock()
 	s.freshCap, s.offerOpen = 4*s.BatchSize, true
@@ -506,20 +513,74 @@ type cached struct {
 type hostState struct {
 	active   int       // HTTP requests in flight
 	progress time.Time // last time a request to it started or finished
-	// skippedFrom is the lowest seq of its entries that reads passed over or the
-	// cache let go while every slot was busy (0: none): where reads must look again
-	// once a slot frees up (see release).
-	skippedFrom uint64
 	// kept counts its entries the current dispatchCache call kept waiting in the
 	// cache (call numbers it); beyond MaxBatch they are left to store reads.
 	kept, keptCall uint64
 }
 
-// skipped notes that seq was passed over or let go while h was full.
-func (h *hostState) skipped(seq uint64) {
-	if h.skippedFrom == 0 || seq < h.skippedFrom {
-		h.skippedFrom = seq
+// passedOver notes that seq, a new callback of host, was let go from the cache while
+// host was full (dispatcher goroutine). One at or below the read horizon is read
+// again for its host alone once a slot frees up (readBehind); one above it the next
+// store read still finds.
+func (s *Sender) passedOver(host string, seq uint64) {
+	if seq > s.readHorizon {
+		s.stale = true
+		return
 	}
+	s.noteBehind(host, seq)
+}
+
+// noteBehind records seq as passed over for host (dispatcher goroutine).
+func (s *Sender) noteBehind(host string, seq uint64) {
+	if from, ok := s.behind[host]; !ok || seq < from {
+		s.behind[host] = seq
+	}
+}
+
+// readBehind reads, for each host with reports passed over and a slot free now, its
+// own reports from where it was left, up to the read horizon, into the cache, and
+// reports whether it added any. Store reads in general never go back: a host whose
+// backlog they passed over while it was full (a hung receiver, queueing thousands of
+// reports a second) has it read again here alone, not walked by every read after
+// each of its slots frees up. Bounded by the horizon, such a read never takes an
+// offered report that is still in fresh (those are all above it), so none is taken
+// twice; one also in the cache is dropped as in flight when its twin goes out.
+func (s *Sender) readBehind(now time.Time) bool {
+	if len(s.behind) == 0 || s.readHorizon == 0 {
+		return false
+	}
+	added := false
+	for host, from := range s.behind {
+		s.mu.Lock()
+		free := s.PerHost
+		if h := s.hosts[host]; h != nil {
+			free -= h.active
+		}
+		if free <= 0 || s.active >= s.Workers {
+			s.mu.Unlock()
+			continue
+		}
+		dr := msgstore.DueRead{Limit: free * s.MaxBatch, From: from, To: s.readHorizon, NewOnly: true,
+			MaxSkip: maxSkipFactor * s.BatchSize, Skip: func(seq uint64, url []byte) bool {
+				return s.skipLocked(seq) || s.hostOfURL(url) != host
+			}}
+		batch, err := s.Store.AppendDueCallbacks(nil, now, &dr)
+		s.mu.Unlock()
+		if err != nil {
+			s.log.Error("callback: reading a host's reports", "host", host, "err", err)
+			continue
+		}
+		if len(batch) >= dr.Limit || dr.Truncated {
+			s.behind[host] = dr.Reached + 1
+		} else {
+			delete(s.behind, host)
+		}
+		for _, cb := range batch {
+			s.cache = append(s.cache, cached{cb, s.host(cb.URL)})
+		}
+		added = added || len(batch) > 0
+	}
+	return added
 }
 
 // stalled reports whether h has been saturated without progress for stallAfter.
@@ -564,6 +625,9 @@ func (s *Sender) dispatch() time.Duration {
 	s.mu.Unlock()
 	s.takeFresh()
 	_, full := s.dispatchCache(now)
+	if !full && s.readBehind(now) {
+		_, full = s.dispatchCache(now)
+	}
 	if !full && s.freshWaiting() {
 		// The pass made room in the cache for offers that waited: another pass.
 		s.kick()
@@ -597,6 +661,7 @@ func (s *Sender) dispatch() time.Duration {
 	batch, err := s.Store.AppendDueCallbacks(s.readBuf[:0], now, &dr)
 	if err == nil {
 		s.newFrom, s.dueFrom = dr.NextFrom, dr.NextDueFrom
+		s.readHorizon = max(s.readHorizon, dr.Issued)
 	}
 	s.mu.Unlock()
 	issued := dr.Issued
@@ -659,8 +724,8 @@ func (s *Sender) dispatch() time.Duration {
 		}
 		if h != nil && s.stalled(h, now) {
 			// Dropped from the cache, left queued: reads pass over its host's entries
-			// while the host is full and find them again once a slot frees up.
-			h.skipped(cb.Seq)
+			// while the host is full, and readBehind finds them once a slot frees up.
+			s.passedOver(c.host, cb.Seq)
 			continue
 		}
 		if now.Sub(t) >= s.blockedWait {
@@ -814,7 +879,7 @@ func (s *Sender) dispatchCache(now time.Time) (started int, full bool) {
 				blockedKept++
 				kept = append(kept, c)
 			} else {
-				h.skipped(cb.Seq)
+				s.passedOver(host, cb.Seq)
 			}
 			continue
 		}
@@ -989,12 +1054,10 @@ func (s *Sender) release(host string) {
 	s.active--
 	if h := s.hosts[host]; h != nil {
 		h.progress = now
-		if h.active >= s.PerHost && h.skippedFrom != 0 {
-			// Reads passed over its entries while it was full: look at them again.
-			s.newFrom = min(s.newFrom, h.skippedFrom)
+		if h.active >= s.PerHost {
+			// Reads passed over its due retries while it was full: look at them
+			// again (its new reports: readBehind).
 			s.dueFrom = nil
-			h.skippedFrom = 0
-			s.notified.Store(true)
 		}
 		if h.active--; h.active <= 0 {
 			delete(s.hosts, host)
@@ -1273,16 +1336,21 @@ func (s *Sender) skipRead(seq uint64, url []byte) bool {
 	if s.skipLocked(seq) {
 		return true
 	}
-	h, ok := s.hostOf[string(url)]
-	if !ok {
-		h = s.host(string(url))
-	}
+	h := s.hostOfURL(url)
 	st := s.hosts[h]
 	if st == nil || st.active < s.PerHost {
 		return false
 	}
-	st.skipped(seq)
+	s.noteBehind(h, seq) // at most the read's Issued: the horizon once it returns
 	return true
+}
+
+// hostOfURL is host for a URL read from the store, without a copy when memoized.
+func (s *Sender) hostOfURL(url []byte) string {
+	if h, ok := s.hostOf[string(url)]; ok {
+		return h
+	}
+	return s.host(string(url))
 }
 
 // host returns hostKey(rawURL), parsing each distinct URL once: a token's reports all

@@ -267,6 +267,10 @@ type DueRead struct {
 	// sender that saw them all skipped starts its next read after them (NextFrom), so
 	// that a hung receiver's backlog is not walked again on every read.
 	From uint64
+	// To, when set, bounds the new callbacks looked at: those above it are not.
+	To uint64
+	// NewOnly leaves the rescheduled callbacks out of the read.
+	NewOnly bool
 	// DueFrom is From for the rescheduled callbacks (retries), ordered by due time:
 	// those before it are not looked at. Nil starts at the first; otherwise a
 	// NextDueFrom of an earlier read. Reschedules land at or after their time of
@@ -288,6 +292,9 @@ type DueRead struct {
 	// NextDueFrom is DueFrom moved likewise past the skipped head of the rescheduled
 	// ones.
 	NextDueFrom []byte
+	// Reached is the highest new callback seq the read looked at (From-1 when none):
+	// where a read that stopped at Limit or MaxSkip may go on.
+	Reached uint64
 	// Truncated reports that MaxSkip ended the read: more may be due.
 	Truncated bool
 }
@@ -306,6 +313,7 @@ func (s *Store) AppendDueCallbacks(dst []Callback, now time.Time, r *DueRead) (o
 	bound := timeKeyBound(now)
 	nowNano := unixNano(now)
 	r.NextFrom, r.NextDueFrom, r.Truncated = r.From, r.DueFrom, false
+	r.Reached = max(r.From, 1) - 1
 	err = s.view(func(tx *bolt.Tx) error {
 		cbs := tx.Bucket(bucketCallbacks)
 		r.Issued = cbs.Sequence()
@@ -316,6 +324,9 @@ func (s *Store) AppendDueCallbacks(dst []Callback, now time.Time, r *DueRead) (o
 		if r.DueFrom != nil {
 			dk, _ = dc.Seek(r.DueFrom)
 		}
+		if r.NewOnly {
+			dk = nil
+		}
 		head, dueHead := true, true // every new (rescheduled) callback so far was skipped
 		skipped := 0
 		for r.Limit <= 0 || len(out)-len(dst) < r.Limit {
@@ -325,7 +336,7 @@ func (s *Store) AppendDueCallbacks(dst []Callback, now time.Time, r *DueRead) (o
 				if err != nil {
 					return fmt.Errorf("callback %d: %w", beUint64(nk), err)
 				}
-				if newAt = unixNano(t); newAt > nowNano {
+				if newAt = unixNano(t); newAt > nowNano || (r.To != 0 && beUint64(nk) > r.To) {
 					nk, newAt = nil, 0 // later ones are later still
 				}
 			}
@@ -338,6 +349,7 @@ func (s *Store) AppendDueCallbacks(dst []Callback, now time.Time, r *DueRead) (o
 			isNew := nk != nil && (!dueOK || newAt <= int64(beUint64(dk)))
 			if isNew {
 				seq, v = beUint64(nk), nv
+				r.Reached = seq
 				nk, nv = nc.Next()
 			} else {
 				seq, key = beUint64(dk[8:]), dk
