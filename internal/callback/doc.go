@@ -76,7 +76,8 @@
 // over its reports by their stored URL (msgstore.DueRead.Skip), without decoding or
 // rewriting them, and the next read starts after the skipped head (DueRead.From), so
 // its backlog neither hides other tokens' callbacks nor costs the store a write per
-// report; reads look at it again when a slot frees up. A slow but working receiver's
+// report. Reads never go back for it: when a slot frees up, the sender reads that
+// host's passed-over reports alone, from where it left them (readBehind). A slow but working receiver's
 // reports that waited in memory too long are pushed back (deferred) in one write.
 // The SMPP path never waits for the sender: it only writes to the store; the hand-over
 // (Offer) takes a lock briefly and never blocks on I/O.
