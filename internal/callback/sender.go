@@ -160,6 +160,7 @@ type Sender struct {
 	readBuf   []msgstore.Callback       // reused by every read
 	hostOf    map[string]string         // hostKey by URL, bounded (see host)
 	skipFn    func(uint64, []byte) bool // s.skipRead, allocated once
+	holdFn    func(uint64) bool         // s.justWritten, allocated once
 	// newFrom is where the next store read starts among new callbacks: the reads
 	// before found every one below it skipped (in flight, or its host full: those are
 	// in behind). Reset to 0 only when writing an outcome failed (the entry is still
@@ -320,7 +321,7 @@ func (s *Sender) Start() error {
 	s.slowDefers = make(map[string]int)
 	s.hostOf = make(map[string]string)
 	s.behind = make(map[string]uint64)
-	s.skipFn = s.skipRead
+	s.skipFn, s.holdFn = s.skipRead, s.justWritten
 	s.freshMu.Lock()
 	s.freshCap, s.offerOpen = 4*s.BatchSize, true
 	s.freshMu.Unlock()
@@ -657,7 +658,7 @@ func (s *Sender) dispatch() time.Duration {
 	// consistent in-flight set; attempts finishing meanwhile wait for the read, which
 	// never waits for them.
 	s.mu.Lock()
-	dr := msgstore.DueRead{Limit: s.BatchSize, Skip: s.skipFn, From: s.newFrom, DueFrom: s.dueFrom, MaxSkip: maxSkipFactor * s.BatchSize}
+	dr := msgstore.DueRead{Limit: s.BatchSize, Skip: s.skipFn, Hold: s.holdFn, From: s.newFrom, DueFrom: s.dueFrom, MaxSkip: maxSkipFactor * s.BatchSize}
 	batch, err := s.Store.AppendDueCallbacks(s.readBuf[:0], now, &dr)
 	if err == nil {
 		s.newFrom, s.dueFrom = dr.NextFrom, dr.NextDueFrom
@@ -1058,6 +1059,7 @@ func (s *Sender) release(host string) {
 			// Reads passed over its due retries while it was full: look at them
 			// again (its new reports: readBehind).
 			s.dueFrom = nil
+			s.notified.Store(true)
 		}
 		if h.active--; h.active <= 0 {
 			delete(s.hosts, host)
@@ -1343,6 +1345,14 @@ func (s *Sender) skipRead(seq uint64, url []byte) bool {
 	}
 	s.noteBehind(h, seq) // at most the read's Issued: the horizon once it returns
 	return true
+}
+
+// justWritten is the store read's Hold: an entry whose outcome was written since the
+// pass began is skipped, but where the read sees it now is where the write put it (a
+// retry, due again): reads must not move their start past it (s.mu held).
+func (s *Sender) justWritten(seq uint64) bool {
+	_, ok := s.justDone[seq]
+	return ok
 }
 
 // hostOfURL is host for a URL read from the store, without a copy when memoized.

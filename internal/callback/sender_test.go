@@ -368,6 +368,50 @@ func testHungReceiver(t *testing.T, live bool) {
 	}
 }
 
+// A receiver that hangs while its token's reports pile up, then recovers: its
+// backlog, passed over by reads while its slots were busy, all arrives afterwards,
+// each report with exactly one 2xx, and the other token's reports went out during
+// the hang.
+func TestHungReceiverRecovers(t *testing.T) {
+	st := newStore(t)
+	recovered := make(chan struct{})
+	var recoverOnce sync.Once
+	t.Cleanup(func() { recoverOnce.Do(func() { close(recovered) }) })
+	flaky := newReceiver(t, secretA, func(w http.ResponseWriter, r *http.Request, n int) {
+		select {
+		case <-recovered:
+			w.WriteHeader(http.StatusNoContent)
+		case <-r.Context().Done(): // the sender's timeout: no answer
+		}
+	})
+	fast := newReceiver(t, secretA, nil)
+	toks := newTokens("flaky", Token{URL: flaky.URL, Secret: secretA}, "fast", Token{URL: fast.URL, Secret: secretA})
+	s := start(t, &Sender{Store: st, Tokens: toks, Workers: 4, PerHost: 2, BatchSize: 8, MaxBatch: 4,
+		RequestTimeout: 100 * time.Millisecond, BaseBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+	for i := range 120 { // more than the sender holds in memory (4·BatchSize)
+		if i%12 == 11 {
+			enqueue(t, st, "fast", fast.URL, nil)
+		} else {
+			enqueue(t, st, "flaky", flaky.URL, nil)
+		}
+		if *noHook {
+			s.Notify()
+		}
+	}
+	waitFor(t, "the fast token's 10 reports during the hang", func() bool { return len(fast.successes()) == 10 })
+	time.Sleep(300 * time.Millisecond) // a few timeout rounds: slots free up and fill again
+	recoverOnce.Do(func() { close(recovered) })
+	waitFor(t, "the flaky token's backlog after it recovers", func() bool { return len(flaky.successes()) == 110 })
+	waitFor(t, "the queue to drain", func() bool { return len(queued(t, st)) == 0 })
+	for name, rv := range map[string]*receiver{"flaky": flaky, "fast": fast} {
+		for id, n := range rv.successes() {
+			if n != 1 {
+				t.Errorf("%s: event %s answered 2xx %d times, want 1", name, id, n)
+			}
+		}
+	}
+}
+
 // Stopping with callbacks pending and in flight, then reopening the store and
 // starting again delivers every callback, each exactly once with a 2xx.
 func TestRestartWithPending(t *testing.T) {

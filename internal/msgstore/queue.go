@@ -263,6 +263,10 @@ type DueRead struct {
 	// the callback's stored URL, valid only during the call. Skip is called inside the
 	// read transaction and must not use the store.
 	Skip func(seq uint64, url []byte) bool
+	// Hold, when set, is asked about each callback Skip passed over: true keeps
+	// NextFrom and NextDueFrom from moving past it, so that the next read looks at it
+	// again (one whose outcome the sender has just written, seen where it now is).
+	Hold func(seq uint64) bool
 	// From: new callbacks (never attempted) with a lower seq are not looked at. A
 	// sender that saw them all skipped starts its next read after them (NextFrom), so
 	// that a hung receiver's backlog is not walked again on every read.
@@ -365,6 +369,13 @@ func (s *Store) AppendDueCallbacks(dst []Callback, now time.Time, r *DueRead) (o
 				}
 				if r.Skip(seq, url) {
 					switch {
+					case r.Hold != nil && r.Hold(seq):
+						// Passed over here, looked at again by the next read.
+						if isNew {
+							head = false
+						} else {
+							dueHead = false
+						}
 					case isNew && head:
 						r.NextFrom = seq + 1
 					case !isNew && dueHead:
