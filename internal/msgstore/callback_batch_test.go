@@ -105,6 +105,11 @@ func TestDueReadSkipAndFrom(t *testing.T) {
 	if got, _ := s.AppendDueCallbacks(nil, now, &r); len(got) != 0 || r.NextFrom != all[5].Seq+1 {
 		t.Errorf("read skipping all = %v, NextFrom %d; want none, %d", seqsOf(got), r.NextFrom, all[5].Seq+1)
 	}
+	// Hold: passed over, but the start does not move past it.
+	r = DueRead{Skip: func(seq uint64, url []byte) bool { return true }, Hold: func(seq uint64) bool { return seq == all[2].Seq }}
+	if got, _ := s.AppendDueCallbacks(nil, now, &r); len(got) != 0 || r.NextFrom != all[2].Seq {
+		t.Errorf("read holding %d = %v, NextFrom %d; want none, %d", all[2].Seq, seqsOf(got), r.NextFrom, all[2].Seq)
+	}
 	// From: new callbacks below it are not looked at; the rescheduled one still is.
 	r = DueRead{From: all[4].Seq}
 	if got, _ := s.AppendDueCallbacks(nil, now, &r); len(got) != 3 || got[0].Seq != all[0].Seq || got[1].Seq != all[4].Seq {
