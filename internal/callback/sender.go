@@ -157,10 +157,11 @@ type Sender struct {
 	readUpTo  uint64
 	freshCap  int
 	offerOpen bool
-	readBuf   []msgstore.Callback       // reused by every read
-	hostOf    map[string]string         // hostKey by URL, bounded (see host)
-	skipFn    func(uint64, []byte) bool // s.skipRead, allocated once
-	holdFn    func(uint64) bool         // s.justWritten, allocated once
+	readBuf   []msgstore.Callback // reused by every read
+	hostOf    map[string]string   // hostKey by URL, bounded (see host)
+	// The store reads' skip functions (skipSeq, skipFullHost), allocated once.
+	skipSeqFn  func(uint64) (bool, bool)
+	skipHostFn func(uint64, []byte) bool
 	// newFrom is where the next store read starts among new callbacks: the reads
 	// before found every one below it skipped (in flight, or its host full: those are
 	// in behind). Reset to 0 only when writing an outcome failed (the entry is still
@@ -321,7 +322,7 @@ func (s *Sender) Start() error {
 	s.slowDefers = make(map[string]int)
 	s.hostOf = make(map[string]string)
 	s.behind = make(map[string]uint64)
-	s.skipFn, s.holdFn = s.skipRead, s.justWritten
+	s.skipSeqFn, s.skipHostFn = s.skipSeq, s.skipFullHost
 	s.freshMu.Lock()
 	s.freshCap, s.offerOpen = 4*s.BatchSize, true
 	s.freshMu.Unlock()
@@ -562,8 +563,8 @@ func (s *Sender) readBehind(now time.Time) bool {
 			continue
 		}
 		dr := msgstore.DueRead{Limit: free * s.MaxBatch, From: from, To: s.readHorizon, NewOnly: true,
-			MaxSkip: maxSkipFactor * s.BatchSize, Skip: func(seq uint64, url []byte) bool {
-				return s.skipLocked(seq) || s.hostOfURL(url) != host
+			MaxSkip: maxSkipFactor * s.BatchSize, SkipSeq: s.skipSeqFn, Skip: func(seq uint64, url []byte) bool {
+				return s.hostOfURL(url) != host
 			}}
 		batch, err := s.Store.AppendDueCallbacks(nil, now, &dr)
 		s.mu.Unlock()
@@ -658,7 +659,7 @@ func (s *Sender) dispatch() time.Duration {
 	// consistent in-flight set; attempts finishing meanwhile wait for the read, which
 	// never waits for them.
 	s.mu.Lock()
-	dr := msgstore.DueRead{Limit: s.BatchSize, Skip: s.skipFn, Hold: s.holdFn, From: s.newFrom, DueFrom: s.dueFrom, MaxSkip: maxSkipFactor * s.BatchSize}
+	dr := msgstore.DueRead{Limit: s.BatchSize, SkipSeq: s.skipSeqFn, Skip: s.skipHostFn, From: s.newFrom, DueFrom: s.dueFrom, MaxSkip: maxSkipFactor * s.BatchSize}
 	batch, err := s.Store.AppendDueCallbacks(s.readBuf[:0], now, &dr)
 	if err == nil {
 		s.newFrom, s.dueFrom = dr.NextFrom, dr.NextDueFrom
@@ -1329,15 +1330,24 @@ func (s *Sender) skipLocked(seq uint64) bool {
 	return ok
 }
 
-// skipRead is the store read's Skip: entries skipLocked passes over, and those of a
-// receiver host with every PerHost slot busy, which could not be sent now anyway. A
-// hung receiver's backlog is thus left where it is, costing a read a key and a URL
-// per entry (and only once: see newFrom), instead of being read, decoded and pushed
-// back entry by entry. Dispatcher goroutine, s.mu held.
-func (s *Sender) skipRead(seq uint64, url []byte) bool {
-	if s.skipLocked(seq) {
-		return true
+// skipSeq is the store read's SkipSeq: entries in flight, and those whose outcome
+// was written since the pass began, held: where the read sees one of those now is
+// where the write put it (a retry, due again), so reads must not move their start
+// past it (s.mu held).
+func (s *Sender) skipSeq(seq uint64) (skip, hold bool) {
+	if _, ok := s.inflight[seq]; ok {
+		return true, false
 	}
+	_, ok := s.justDone[seq]
+	return ok, ok
+}
+
+// skipFullHost is the store read's Skip: entries of a receiver host with every
+// PerHost slot busy, which could not be sent now anyway. A hung receiver's backlog is
+// thus left where it is, costing a read a key and a URL per entry (and only once:
+// see newFrom, readBehind), instead of being read, decoded and pushed back entry by
+// entry. Dispatcher goroutine, s.mu held.
+func (s *Sender) skipFullHost(seq uint64, url []byte) bool {
 	h := s.hostOfURL(url)
 	st := s.hosts[h]
 	if st == nil || st.active < s.PerHost {
@@ -1345,14 +1355,6 @@ func (s *Sender) skipRead(seq uint64, url []byte) bool {
 	}
 	s.noteBehind(h, seq) // at most the read's Issued: the horizon once it returns
 	return true
-}
-
-// justWritten is the store read's Hold: an entry whose outcome was written since the
-// pass began is skipped, but where the read sees it now is where the write put it (a
-// retry, due again): reads must not move their start past it (s.mu held).
-func (s *Sender) justWritten(seq uint64) bool {
-	_, ok := s.justDone[seq]
-	return ok
 }
 
 // hostOfURL is host for a URL read from the store, without a copy when memoized.

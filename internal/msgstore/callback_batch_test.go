@@ -105,10 +105,17 @@ func TestDueReadSkipAndFrom(t *testing.T) {
 	if got, _ := s.AppendDueCallbacks(nil, now, &r); len(got) != 0 || r.NextFrom != all[5].Seq+1 {
 		t.Errorf("read skipping all = %v, NextFrom %d; want none, %d", seqsOf(got), r.NextFrom, all[5].Seq+1)
 	}
-	// Hold: passed over, but the start does not move past it.
-	r = DueRead{Skip: func(seq uint64, url []byte) bool { return true }, Hold: func(seq uint64) bool { return seq == all[2].Seq }}
+	// SkipSeq's hold: passed over, but the start does not move past it.
+	r = DueRead{Skip: func(seq uint64, url []byte) bool { return true },
+		SkipSeq: func(seq uint64) (bool, bool) { return seq == all[2].Seq, seq == all[2].Seq }}
 	if got, _ := s.AppendDueCallbacks(nil, now, &r); len(got) != 0 || r.NextFrom != all[2].Seq {
 		t.Errorf("read holding %d = %v, NextFrom %d; want none, %d", all[2].Seq, seqsOf(got), r.NextFrom, all[2].Seq)
+	}
+	// SkipSeq decides before the record is looked at: Skip is not asked.
+	r = DueRead{SkipSeq: func(uint64) (bool, bool) { return true, false },
+		Skip: func(seq uint64, url []byte) bool { t.Errorf("Skip(%d) asked after SkipSeq passed over it", seq); return true }}
+	if got, _ := s.AppendDueCallbacks(nil, now, &r); len(got) != 0 || r.NextFrom != all[5].Seq+1 || r.NextDueFrom == nil {
+		t.Errorf("read with SkipSeq passing all = %v, NextFrom %d, NextDueFrom %x; want none, %d, set", seqsOf(got), r.NextFrom, r.NextDueFrom, all[5].Seq+1)
 	}
 	// From: new callbacks below it are not looked at; the rescheduled one still is.
 	r = DueRead{From: all[4].Seq}

@@ -466,25 +466,21 @@ func callbackRecord(head []byte, receiptSeq uint64, receipt []byte) []byte {
 // callbackNextAttempt decodes only the NextAttempt of a callback record: what deleting
 // its schedule entry needs, without the copies of a full decode.
 func callbackNextAttempt(b []byte) (time.Time, error) {
-	d := decoder{b: b}
-	if v := d.byte("version"); d.err == nil && v != callbackVersion {
-		return time.Time{}, fmt.Errorf("%w: callback record version %d", ErrCorrupt, v)
-	}
-	d.raw("token id", maxString)
-	d.raw("url", maxString)
-	t := d.time("next attempt")
-	return t, d.err
+	_, t, err := callbackRoute(b)
+	return t, err
 }
 
-// callbackURL decodes only the URL of a callback record, without copying it.
-func callbackURL(b []byte) ([]byte, error) {
+// callbackRoute decodes only the URL (not copied) and NextAttempt of a callback record:
+// what a read needs to pass over one or to stop at one not due yet.
+func callbackRoute(b []byte) (url []byte, next time.Time, err error) {
 	d := decoder{b: b}
 	if v := d.byte("version"); d.err == nil && v != callbackVersion {
-		return nil, fmt.Errorf("%w: callback record version %d", ErrCorrupt, v)
+		return nil, time.Time{}, fmt.Errorf("%w: callback record version %d", ErrCorrupt, v)
 	}
 	d.raw("token id", maxString)
-	url := d.raw("url", maxString)
-	return url, d.err
+	url = d.raw("url", maxString)
+	next = d.time("next attempt")
+	return url, next, d.err
 }
 
 // UnmarshalBinary decodes a record written by AppendBinary into c, leaving c.Seq alone.

@@ -257,16 +257,19 @@ func (s *Store) DueCallbacks(now time.Time, limit int) ([]Callback, error) {
 // besides the callbacks it returns.
 type DueRead struct {
 	Limit int // callbacks returned at most; <= 0: no limit
-	// Skip, when set, passes over a callback: it is neither decoded nor counted
-	// against Limit. A sender skips the entries it has in flight, which stay due until
-	// their outcome is written, and those whose receiver host has no free slot. url is
-	// the callback's stored URL, valid only during the call. Skip is called inside the
-	// read transaction and must not use the store.
+	// SkipSeq, when set, passes over a callback by its seq alone, before its record
+	// is looked up: a sender skips the entries it has in flight, which stay due until
+	// their outcome is written. hold keeps NextFrom and NextDueFrom from moving past
+	// it, so that the next read looks at it again (one whose outcome the sender has
+	// just written, seen where the write put it).
+	SkipSeq func(seq uint64) (skip, hold bool)
+	// Skip, when set, passes over a callback by its stored URL (valid only during the
+	// call), read from the record without decoding the rest: a sender skips those
+	// whose receiver host has no free slot.
+	//
+	// Callbacks passed over are neither decoded nor counted against Limit. SkipSeq
+	// and Skip are called inside the read transaction and must not use the store.
 	Skip func(seq uint64, url []byte) bool
-	// Hold, when set, is asked about each callback Skip passed over: true keeps
-	// NextFrom and NextDueFrom from moving past it, so that the next read looks at it
-	// again (one whose outcome the sender has just written, seen where it now is).
-	Hold func(seq uint64) bool
 	// From: new callbacks (never attempted) with a lower seq are not looked at. A
 	// sender that saw them all skipped starts its next read after them (NextFrom), so
 	// that a hung receiver's backlog is not walked again on every read.
@@ -334,13 +337,14 @@ func (s *Store) AppendDueCallbacks(dst []Callback, now time.Time, r *DueRead) (o
 		head, dueHead := true, true // every new (rescheduled) callback so far was skipped
 		skipped := 0
 		for r.Limit <= 0 || len(out)-len(dst) < r.Limit {
-			var newAt int64 // the new entry's time; 0 when there is none due
+			var newAt int64   // the new entry's time; 0 when there is none due
+			var newURL []byte // and its URL
 			if nk != nil {
-				t, err := callbackNextAttempt(nv)
+				url, t, err := callbackRoute(nv)
 				if err != nil {
 					return fmt.Errorf("callback %d: %w", beUint64(nk), err)
 				}
-				if newAt = unixNano(t); newAt > nowNano || (r.To != 0 && beUint64(nk) > r.To) {
+				if newAt, newURL = unixNano(t), url; newAt > nowNano || (r.To != 0 && beUint64(nk) > r.To) {
 					nk, newAt = nil, 0 // later ones are later still
 				}
 			}
@@ -349,50 +353,54 @@ func (s *Store) AppendDueCallbacks(dst []Callback, now time.Time, r *DueRead) (o
 				return nil
 			}
 			var seq uint64
-			var v, key []byte // key: a rescheduled one's due key
+			var v, url, key []byte // v, url: nil until looked up; key: a rescheduled one's due key
 			isNew := nk != nil && (!dueOK || newAt <= int64(beUint64(dk)))
 			if isNew {
-				seq, v = beUint64(nk), nv
+				seq, v, url = beUint64(nk), nv, newURL
 				r.Reached = seq
 				nk, nv = nc.Next()
 			} else {
 				seq, key = beUint64(dk[8:]), dk
 				dk, _ = dc.Next()
+			}
+			skip, hold := false, false
+			if r.SkipSeq != nil {
+				skip, hold = r.SkipSeq(seq)
+			}
+			if !skip && v == nil {
 				if v = cbs.Get(u64(seq)); v == nil {
 					return fmt.Errorf("%w: callback %d", ErrNotFound, seq)
 				}
-			}
-			if r.Skip != nil {
-				url, err := callbackURL(v)
-				if err != nil {
-					return fmt.Errorf("callback %d: %w", seq, err)
-				}
-				if r.Skip(seq, url) {
-					switch {
-					case r.Hold != nil && r.Hold(seq):
-						// Passed over here, looked at again by the next read.
-						if isNew {
-							head = false
-						} else {
-							dueHead = false
-						}
-					case isNew && head:
-						r.NextFrom = seq + 1
-					case !isNew && dueHead:
-						// The key's successor: the next read seeks past it.
-						r.NextDueFrom = append(append(r.NextDueFrom[:0:0], key...), 0)
+				if r.Skip != nil {
+					var err error
+					if url, _, err = callbackRoute(v); err != nil {
+						return fmt.Errorf("callback %d: %w", seq, err)
 					}
-					if skipped++; r.MaxSkip > 0 && skipped >= r.MaxSkip {
-						r.Truncated = true
-						return nil
-					}
-					continue
 				}
 			}
-			if isNew {
-				head = false
-			} else {
-				dueHead = false
+			if !skip && r.Skip != nil {
+				skip = r.Skip(seq, url)
+			}
+			switch {
+			case !skip || hold:
+				// Returned, or passed over here and looked at again by the next read.
+				if isNew {
+					head = false
+				} else {
+					dueHead = false
+				}
+			case isNew && head:
+				r.NextFrom = seq + 1
+			case !isNew && dueHead:
+				// The key's successor: the next read seeks past it.
+				r.NextDueFrom = append(append(r.NextDueFrom[:0:0], key...), 0)
+			}
+			if skip {
+				if skipped++; r.MaxSkip > 0 && skipped >= r.MaxSkip {
+					r.Truncated = true
+					return nil
+				}
+				continue
 			}
 			cb := Callback{Seq: seq}
 			if err := cb.UnmarshalBinary(v); err != nil {
