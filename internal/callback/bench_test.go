@@ -68,8 +68,18 @@ func benchmarkSender(b *testing.B, hosts int) {
 	if err := s.Start(); err != nil {
 		b.Fatal(err)
 	}
-	for st.Stats().Callbacks > 0 {
-		time.Sleep(time.Millisecond)
+	// Drained, or stuck: a queue that stops shrinking for a minute is a sender that
+	// lost track of reports, which must fail the run rather than hang it.
+	for last, since := b.N+1, time.Now(); ; time.Sleep(time.Millisecond) {
+		left := st.Stats().Callbacks
+		if left == 0 {
+			break
+		}
+		if left < last {
+			last, since = left, time.Now()
+		} else if time.Since(since) > time.Minute {
+			b.Fatalf("%d callbacks still queued after a minute without progress", left)
+		}
 	}
 	b.StopTimer()
 	if err := s.Stop(context.Background()); err != nil {
@@ -186,8 +196,18 @@ func benchmarkSubmitPath(b *testing.B, callbacks bool, maxRate float64) {
 	}
 	sent := obs.get(func(o *countObserver) int { return o.delivered })
 	b.ReportMetric(float64(sent)/float64(b.N), "callbacks_done_in_time")
-	for st.Stats().Callbacks > 0 {
-		time.Sleep(time.Millisecond)
+	// Drained, or stuck: a queue that stops shrinking for a minute is a sender that
+	// lost track of reports, which must fail the run rather than hang it.
+	for last, since := b.N+1, time.Now(); ; time.Sleep(time.Millisecond) {
+		left := st.Stats().Callbacks
+		if left == 0 {
+			break
+		}
+		if left < last {
+			last, since = left, time.Now()
+		} else if time.Since(since) > time.Minute {
+			b.Fatalf("%d callbacks still queued after a minute without progress", left)
+		}
 	}
 	// CPU including the callbacks drained after the timer: the whole cost of the
 	// feature per message, the in-process receiver's share included.

@@ -179,6 +179,10 @@ type Sender struct {
 	dueFrom   []byte
 	cacheCall uint64 // numbers dispatchCache calls (hostState.kept)
 	stale     bool
+	// timerPass: the pass was woken by the timer (a retry due, or PollInterval), not
+	// by Notify or an attempt. An idle sender's timer read starts from the head of
+	// both queues (see dispatch). Dispatcher goroutine.
+	timerPass bool
 	lastScan  time.Time
 	// rescanEvery spaces reads that only look past blocked entries (see dispatch);
 	// slowDefers counts consecutive push-backs of a slow host's backlog.
@@ -476,6 +480,7 @@ func (s *Sender) loop(quit, wake <-chan struct{}) {
 			}
 		case <-timer.C:
 			s.stale = true // a retry may be due
+			s.timerPass = true
 		}
 	}
 }
@@ -660,6 +665,16 @@ func (s *Sender) dispatch() time.Duration {
 	// never waits for them.
 	s.mu.Lock()
 	dr := msgstore.DueRead{Limit: s.BatchSize, SkipSeq: s.skipSeqFn, Skip: s.skipHostFn, From: s.newFrom, DueFrom: s.dueFrom, MaxSkip: maxSkipFactor * s.BatchSize}
+	// The safety net: nothing in flight, cached or noted behind, so nothing should be
+	// due before where reads stand; a timer pass then reads from the head anyway, at
+	// the cost of what is due. Anything it finds there that was never attempted was
+	// lost track of (a bug), and goes out now rather than after a restart.
+	rewound := s.timerPass && s.active == 0 && len(s.cache) == 0 && len(s.behind) == 0 && (dr.From > 1 || dr.DueFrom != nil)
+	lostBelow := dr.From
+	if rewound {
+		dr.From, dr.DueFrom = 0, nil
+	}
+	s.timerPass = false
 	batch, err := s.Store.AppendDueCallbacks(s.readBuf[:0], now, &dr)
 	if err == nil {
 		s.newFrom, s.dueFrom = dr.NextFrom, dr.NextDueFrom
@@ -681,13 +696,32 @@ func (s *Sender) dispatch() time.Duration {
 		return time.Second
 	}
 	s.stale = len(batch) >= s.BatchSize || dr.Truncated
-	// Cached entries the read could not see (offered since) stay, after it.
-	var newer []cached
-	for _, c := range s.cache {
-		if c.Seq > issued {
-			newer = append(newer, c)
+	if rewound {
+		lost := 0
+		for _, cb := range batch {
+			if cb.Seq < lostBelow && cb.Attempts == 0 && cb.NextAttempt.Equal(cb.FirstAttempt) {
+				lost++
+			}
+		}
+		if lost > 0 {
+			s.log.Warn("callback: found reports the sender had lost track of", "reports", lost)
 		}
 	}
+	// Cached entries the read could not see (offered since) stay, after it. Those
+	// below where it started (readBehind's, of a host that filled up again) it did
+	// not look at either: noted, for readBehind to find again.
+	var newer []cached
+	s.mu.Lock()
+	for _, c := range s.cache {
+		_, busy := s.inflight[c.Seq]
+		switch {
+		case c.Seq > issued:
+			newer = append(newer, c)
+		case c.Seq < dr.From && !busy:
+			s.noteBehind(c.host, c.Seq)
+		}
+	}
+	s.mu.Unlock()
 	s.cache = s.cache[:0]
 	newHosts := false // the read found a host the cache had nothing for
 	for _, cb := range batch {

@@ -1,9 +1,12 @@
 package callback
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -747,4 +750,76 @@ func TestBatchedEntriesNotSentTwice(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Many tokens whose callback URLs share one receiver host, which stays full: store
+// reads pass over its reports (noted, for readBehind), readBehind reads them back into
+// the cache, the host fills up again, and a store read comes. Reports readBehind had
+// cached below where that read started were dropped unseen, and stayed queued until
+// a restart (found by BenchmarkSubmitPathWithCallbacks/callbacks=on, which never ended).
+func TestManyTokensOneHostAllDelivered(t *testing.T) {
+	st := newStore(t)
+	rv := newReceiver(t, secretA, func(w http.ResponseWriter, r *http.Request, n int) {
+		time.Sleep(time.Millisecond) // keeps the host's slots busy
+		w.WriteHeader(http.StatusNoContent)
+	})
+	const writers, each = 40, 25
+	toks := newTokens()
+	for w := range writers {
+		toks.set("tok"+strconv.Itoa(w), Token{Name: "bench", URL: rv.URL, Secret: secretA})
+	}
+	start(t, &Sender{Store: st, Workers: 8, PerHost: 2, BatchSize: 16, MaxBatch: 4, Tokens: toks})
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for range each {
+				m := msgstore.Message{ID: st.NextID(), TokenID: "tok" + strconv.Itoa(w), TestMode: true,
+					Dest: pdu.Address{Addr: "34600000001"}, SubmitAt: baseTime, ExpireAt: baseTime.Add(time.Hour)}
+				wait(t, "SubmitFinal", func(done func(error)) {
+					st.SubmitFinal(&m, msgstore.Transition{State: pdu.StateDelivered, Final: true, Callback: rv.URL}, done)
+				})
+			}
+		})
+	}
+	wg.Wait()
+	waitFor(t, "every event answered 2xx", func() bool { return len(rv.successes()) == writers*each })
+	waitFor(t, "the queue emptied", func() bool { return len(queued(t, st)) == 0 })
+}
+
+// The PollInterval read of an idle sender starts from the head of the queues, so a
+// report the sender lost track of (a read position moved past it by a bug, as the
+// one TestManyTokensOneHostAllDelivered guards against) goes out within a poll
+// instead of waiting for a restart, and the sender says so in its log.
+func TestPollFindsLostReports(t *testing.T) {
+	st := newStore(t)
+	rv := newReceiver(t, secretA, nil)
+	var logs bytes.Buffer
+	var logMu sync.Mutex
+	s := start(t, &Sender{Store: st, PollInterval: 50 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(lockedWriter{&logMu, &logs}, nil)),
+		Tokens: newTokens("tokA", Token{URL: rv.URL, Secret: secretA})})
+	st.SetCallbackHook(nil) // reads alone find it
+	s.mu.Lock()
+	s.newFrom = 1 << 40 // lost track: reads start past everything
+	s.mu.Unlock()
+	ev := enqueue(t, st, "tokA", rv.URL, nil)
+	s.Notify()
+	waitFor(t, "the lost report delivered", func() bool { return len(rv.successes()) == 1 })
+	waitFor(t, "the queue emptied", func() bool { return len(queued(t, st)) == 0 })
+	logMu.Lock()
+	defer logMu.Unlock()
+	if !strings.Contains(logs.String(), "lost track") {
+		t.Errorf("log %q does not report the lost report of message %d", logs.String(), ev.ID)
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
