@@ -113,7 +113,10 @@ func TestDueReadSkipAndFrom(t *testing.T) {
 	}
 	// SkipSeq decides before the record is looked at: Skip is not asked.
 	r = DueRead{SkipSeq: func(uint64) (bool, bool) { return true, false },
-		Skip: func(seq uint64, url []byte) bool { t.Errorf("Skip(%d) asked after SkipSeq passed over it", seq); return true }}
+		Skip: func(seq uint64, url []byte) bool {
+			t.Errorf("Skip(%d) asked after SkipSeq passed over it", seq)
+			return true
+		}}
 	if got, _ := s.AppendDueCallbacks(nil, now, &r); len(got) != 0 || r.NextFrom != all[5].Seq+1 || r.NextDueFrom == nil {
 		t.Errorf("read with SkipSeq passing all = %v, NextFrom %d, NextDueFrom %x; want none, %d, set", seqsOf(got), r.NextFrom, r.NextDueFrom, all[5].Seq+1)
 	}
