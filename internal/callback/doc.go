@@ -79,6 +79,8 @@
 // report. Reads never go back for it: when a slot frees up, the sender reads that
 // host's passed-over reports alone, from where it left them (readBehind). A slow but working receiver's
 // reports that waited in memory too long are pushed back (deferred) in one write.
+// As a safety net, an idle sender's periodic read (Sender.PollInterval) starts from
+// the head of the queues and logs a warning if it finds a report never attempted.
 // The SMPP path never waits for the sender: it only writes to the store; the hand-over
 // (Offer) takes a lock briefly and never blocks on I/O.
 package callback

@@ -115,7 +115,9 @@ type Sender struct {
 	// batched: the sender never waits to fill one.
 	MaxBatch int
 	// PollInterval is the safety-net rescan period when neither Notify nor a due
-	// retry wakes the sender (default 30s).
+	// retry wakes the sender (default 30s). When nothing is in flight or waiting in
+	// memory, such a read starts from the head of the queues, not where reads
+	// stand, so a report the sender lost track of waits a poll, not a restart.
 	PollInterval time.Duration
 	// FormatMessageID renders a message id as submit_sm_resp did (default: decimal).
 	FormatMessageID func(id uint64) string
@@ -1069,12 +1071,24 @@ func (s *Sender) oldestQueued() (time.Time, bool) {
 // finish forgets seq once its outcome is written (or abandoned) and rescans: the
 // write may have freed a host slot or rescheduled the entry.
 func (s *Sender) finish(seq uint64) {
-	s.finishAll([]uint64{seq})
+	s.finishWrite([]uint64{seq}, nil, nil)
 }
 
-// finishAll is finish for the reports of one store write.
-func (s *Sender) finishAll(seqs []uint64) {
+// finishWrite forgets seqs once the store write of their outcome returned err, and
+// rescans. In the same critical section as they leave inflight, it moves the read
+// positions back to where they may still be queued: to the start after a failed
+// write, or to dueAt (when set), the earliest retry position the write gave them.
+// Done apart, a read in between would pass them over as in flight and move its
+// start past them for good (TestSenderStress found that: a retry waited forever).
+func (s *Sender) finishWrite(seqs []uint64, err error, dueAt []byte) {
 	s.mu.Lock()
+	switch {
+	case err != nil:
+		s.newFrom, s.dueFrom = 0, nil
+		s.notified.Store(true)
+	case dueAt != nil && s.dueFrom != nil && bytes.Compare(dueAt, s.dueFrom) < 0:
+		s.dueFrom = dueAt
+	}
 	for _, seq := range seqs {
 		delete(s.inflight, seq)
 		s.justDone[seq] = s.pass
@@ -1102,15 +1116,6 @@ func (s *Sender) release(host string) {
 	}
 	s.mu.Unlock()
 	s.kick() // a worker and a host slot are free, before the outcome is even written
-}
-
-// rereadAll makes the next store read start from the first new callback: an outcome
-// could not be written, so the entry may still be queued below newFrom.
-func (s *Sender) rereadAll() {
-	s.mu.Lock()
-	s.newFrom, s.dueFrom = 0, nil
-	s.mu.Unlock()
-	s.notified.Store(true)
 }
 
 // outcome is the result of one attempt.
@@ -1266,9 +1271,8 @@ func (s *Sender) ackBatch(batch []msgstore.Callback) {
 	s.Store.AckCallbacks(seqs, func(err error) {
 		if err != nil {
 			s.log.Error("callback: recording outcome", "seqs", len(seqs), "first", seqs[0], "token", batch[0].TokenID, "err", err)
-			s.rereadAll()
 		}
-		s.finishAll(seqs)
+		s.finishWrite(seqs, err, nil)
 	})
 }
 
@@ -1299,9 +1303,8 @@ func (s *Sender) giveUp(cb msgstore.Callback, reason GiveUpReason, detail string
 	s.Store.GiveUpCallback(cb.Seq, reason.String()+": "+detail, func(err error) {
 		if err != nil {
 			s.log.Error("callback: recording give-up", "seq", cb.Seq, "token", cb.TokenID, "err", err)
-			s.rereadAll()
 		}
-		s.finish(cb.Seq)
+		s.finishWrite([]uint64{cb.Seq}, err, nil)
 	})
 }
 
@@ -1324,13 +1327,7 @@ func (s *Sender) reschedule(rs []msgstore.Reschedule, lastErr string) {
 	s.Store.RescheduleCallbacks(rs, lastErr, func(err error) {
 		if err != nil {
 			s.log.Error("callback: rescheduling", "callbacks", len(rs), "first", rs[0].Seq, "err", err)
-			s.rereadAll()
 		}
-		s.mu.Lock()
-		if s.dueFrom != nil && bytes.Compare(first, s.dueFrom) < 0 {
-			s.dueFrom = first // landed behind where reads are: look there again
-		}
-		s.mu.Unlock()
 		if !earliest.After(s.Now()) {
 			s.notified.Store(true)
 		}
@@ -1338,7 +1335,8 @@ func (s *Sender) reschedule(rs []msgstore.Reschedule, lastErr string) {
 		for i, r := range rs {
 			seqs[i] = r.Seq
 		}
-		s.finishAll(seqs)
+		// first: they may have landed behind where reads are; look there again.
+		s.finishWrite(seqs, err, first)
 	})
 }
 
