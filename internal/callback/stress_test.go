@@ -23,14 +23,15 @@ var (
 )
 
 // TestSenderStress runs the sender through random configurations (limits, batch
-// sizes, fairness thresholds, with and without the in-memory hand-over) against
-// receivers that answer at once, slowly, or with 500s now and then, while many
-// tokens queue reports through both store paths and store reads are forced at
-// random. With the safety-net poll out of reach, a report the sender loses track of
-// shows up as a hang; every report must be answered 2xx, once but for the attempts
-// whose answer the sender did not get (timeouts), and the sender must never report
-// finding a lost one. Seeds are logged; more rounds:
-// go test -run TestSenderStress -args -stress 50.
+// sizes, fairness thresholds, request rate caps, with and without the in-memory
+// hand-over) against receivers that answer at once, slowly, with 500s now and then,
+// or not until every report is queued, while many tokens queue reports through both
+// store paths and store reads are forced at random. With the safety-net poll out of
+// reach, a report the sender loses track of shows up as a hang; every report must be
+// answered 2xx, once but for the attempts whose answer the sender did not get
+// (timeouts), and the sender must never report finding a lost one. Seeds are logged;
+// more rounds: go test -run TestSenderStress ./internal/callback -args -stress 500
+// (and -stress-seed N to start from a logged seed).
 func TestSenderStress(t *testing.T) {
 	seed := *stressSeed
 	if seed == 0 {
@@ -96,10 +97,13 @@ func stressOnce(t *testing.T, seed uint64) {
 	if hangs {
 		s.RequestTimeout = time.Duration(20+rng.IntN(500)) * time.Millisecond
 	}
+	if rng.IntN(4) == 0 {
+		s.MaxRate = float64(300 + rng.IntN(3000)) // passes stopped by the cap
+	}
 	s.stallAfter = time.Duration(5+rng.IntN(50)) * time.Millisecond
 	s.blockedWait = time.Duration(5+rng.IntN(50)) * time.Millisecond
-	t.Logf("tokens %d, workers %d, per host %d, batch size %d, max batch %d, stall after %v, blocked wait %v, hung receiver %v (timeout %v)",
-		tokens, s.Workers, s.PerHost, s.BatchSize, s.MaxBatch, s.stallAfter, s.blockedWait, hangs, s.RequestTimeout)
+	t.Logf("tokens %d, workers %d, per host %d, batch size %d, max batch %d, max rate %v, stall after %v, blocked wait %v, hung receiver %v (timeout %v)",
+		tokens, s.Workers, s.PerHost, s.BatchSize, s.MaxBatch, s.MaxRate, s.stallAfter, s.blockedWait, hangs, s.RequestTimeout)
 	start(t, s)
 	if rng.IntN(3) == 0 {
 		st.SetCallbackHook(nil) // reads alone
