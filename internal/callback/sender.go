@@ -166,8 +166,8 @@ type Sender struct {
 	skipHostFn func(uint64, []byte) bool
 	// newFrom is where the next store read starts among new callbacks: the reads
 	// before found every one below it skipped (in flight, or its host full: those are
-	// in behind). Reset to 0 only when writing an outcome failed (the entry is still
-	// queued). s.mu.
+	// in behind). Reset to 0 when writing an outcome failed (the entry is still
+	// queued), and for an idle sender's timer read (the safety net in dispatch). s.mu.
 	newFrom uint64
 	// behind maps a host to the lowest of its new callbacks passed over while it was
 	// full, at or below readHorizon, the highest seq a store read has seen (readUpTo's
