@@ -701,7 +701,7 @@ func (s *Sender) dispatch() time.Duration {
 	if rewound {
 		lost := 0
 		for _, cb := range batch {
-			if cb.Seq < lostBelow && cb.Attempts == 0 && cb.NextAttempt.Equal(cb.FirstAttempt) {
+			if cb.Seq < lostBelow && neverMoved(cb) {
 				lost++
 			}
 		}
@@ -709,9 +709,11 @@ func (s *Sender) dispatch() time.Duration {
 			s.log.Warn("callback: found reports the sender had lost track of", "reports", lost)
 		}
 	}
-	// Cached entries the read could not see (offered since) stay, after it. Those
+	// Cached entries the read could not see (offered since) stay, after it. New ones
 	// below where it started (readBehind's, of a host that filled up again) it did
-	// not look at either: noted, for readBehind to find again.
+	// not look at either: noted, for readBehind to find again. Retries need no note:
+	// the read covers the retry queue from dueFrom, which only passes over entries of
+	// a full host and goes back to the start when one of its slots frees up.
 	var newer []cached
 	s.mu.Lock()
 	for _, c := range s.cache {
@@ -719,7 +721,7 @@ func (s *Sender) dispatch() time.Duration {
 		switch {
 		case c.Seq > issued:
 			newer = append(newer, c)
-		case c.Seq < dr.From && !busy:
+		case c.Seq < dr.From && !busy && neverMoved(c.Callback):
 			s.noteBehind(c.host, c.Seq)
 		}
 	}
@@ -1066,6 +1068,12 @@ func (s *Sender) oldestQueued() (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return cbs[0].NextAttempt, true
+}
+
+// neverMoved reports whether cb is still where it was queued, among the new callbacks
+// (msgstore's callback_new): never attempted nor pushed back.
+func neverMoved(cb msgstore.Callback) bool {
+	return cb.Attempts == 0 && cb.NextAttempt.Equal(cb.FirstAttempt)
 }
 
 // finish forgets seq once its outcome is written (or abandoned) and rescans: the
