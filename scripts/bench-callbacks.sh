@@ -6,7 +6,8 @@
 # never answers), `smppd serve` (durable store), then `smppd bench --binds 4 --window 50
 # --registered-delivery` runs with the tokens named, each after the callback queue
 # drained. Prints one line per run: throughput, submit latency, SMPP receipts missing,
-# smppd's and the receiver's CPU per message (drain included), and the store's commits.
+# smppd's and the receiver's CPU per message (drain included), the store's commits, and
+# reports per callback POST.
 # Stops everything at exit.
 #
 #   scripts/bench-callbacks.sh                          # plain, hooked, closed loop, twice
@@ -81,23 +82,25 @@ for r in "${runs[@]}"; do
   case $name in plain) tok=$plain ;; hooked) tok=$hooked ;; hung) tok=$hung ;; esac
   drain
   s0=$(ticks "$srvpid") k0=$(ticks "$sinkpid") m0=$(metric smppd_submits_total)
-  c0=$(metric smppd_store_commit_batch_size_count)
+  c0=$(metric smppd_store_commit_batch_size_count) a0=$(metric smppd_callback_attempts_total)
   # shellcheck disable=SC2086
   "$SMPPD" bench --addr "$smpp" --system-id "$(field system_id <<<"$tok")" --password "$(field password <<<"$tok")" \
     --binds 4 --window 50 $rate --duration "${DURATION:-8s}" --warmup 1s $rd --output json >"$tmp/run.json"
   if [ "$name" = hung ]; then hung_ran=1; else drain; fi
   s1=$(ticks "$srvpid") k1=$(ticks "$sinkpid") m1=$(metric smppd_submits_total)
-  c1=$(metric smppd_store_commit_batch_size_count)
-  python3 - "$tmp/run.json" "$r" "$((s1 - s0))" "$((k1 - k0))" "$m0" "$m1" "$c0" "$c1" <<'PY'
+  c1=$(metric smppd_store_commit_batch_size_count) a1=$(metric smppd_callback_attempts_total)
+  python3 - "$tmp/run.json" "$r" "$((s1 - s0))" "$((k1 - k0))" "$m0" "$m1" "$c0" "$c1" "$a0" "$a1" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
 name, sc, kc = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 n = max(1, round(float(sys.argv[6]) - float(sys.argv[5])))
 commits = round(float(sys.argv[8]) - float(sys.argv[7]))
+posts = round(float(sys.argv[10]) - float(sys.argv[9]))
 tick_us = 1e6 / 100  # /proc CPU ticks (USER_HZ 100)
-print("%-14s %7.0f msg/s  submit p50 %5.2f ms p99 %6.2f ms  receipts missing %d  smppd %5.1f µs/msg  receiver %4.1f µs/msg  %.0f msgs/commit"
+print("%-14s %7.0f msg/s  submit p50 %5.2f ms p99 %6.2f ms  receipts missing %d  smppd %5.1f µs/msg  receiver %4.1f µs/msg  %.0f msgs/commit%s"
       % (name, d["msgs_per_s"], d["latency_us"]["p50"] / 1e3, d["latency_us"]["p99"] / 1e3, d["receipts_missing"],
-         sc * tick_us / n, kc * tick_us / n, n / max(1, commits)))
+         sc * tick_us / n, kc * tick_us / n, n / max(1, commits),
+         "  %.1f reports/POST" % (n / posts) if posts and name.startswith("hooked") else ""))
 PY
 done
 kill "$sinkpid"; wait "$sinkpid" 2>/dev/null || true # prints its totals: valid, bad_signature, duplicate

@@ -207,3 +207,93 @@ func BenchmarkSubmitFinalAck200(b *testing.B) {
 	b.ReportMetric(float64(ts.GetWriteTime().Microseconds())/float64(max(st.CommitBatches, 1)), "writeµs/commit")
 	b.ReportMetric(float64(ts.GetSpillTime().Microseconds())/float64(max(st.CommitBatches, 1)), "spillµs/commit")
 }
+
+// BenchmarkCallbackQueue: what queueing a delivery report for an HTTP callback costs the
+// committer, the store's one writer that every SMPP submit waits on. 200 submitters store
+// messages already final with a receipt (SubmitFinal, as the test-mode path does), each
+// receipt acked after its commit (a token per submitter, as in BenchmarkLifecycle200); "callback" also queues a callback report in the same
+// operation, and "callback+ack" acks those too, in batches of 64 as the sender does. No
+// fsync: commit-µs/msg is then the committer's CPU per message (tx build, spill, page
+// writes), the number to compare between the three.
+//
+//	go test -run '^$' -bench CallbackQueue -benchtime 100000x -count 5 ./internal/msgstore
+func BenchmarkCallbackQueue(b *testing.B) {
+	for _, mode := range []string{"receipt", "callback", "callback+ack"} {
+		b.Run(mode, func(b *testing.B) { benchmarkCallbackQueue(b, mode) })
+	}
+}
+
+func benchmarkCallbackQueue(b *testing.B, mode string) {
+	var commitNanos atomic.Int64
+	s := openTest(b, newPath(b), Options{NoSync: true, OnCommit: func(_ int, d time.Duration) { commitNanos.Add(int64(d)) }})
+	acks := make(chan uint64, 1024)
+	ackerDone := make(chan struct{})
+	go func() { // the sender's part: ack delivered reports in batches
+		defer close(ackerDone)
+		batch := make([]uint64, 0, 64)
+		flush := func() {
+			if len(batch) > 0 {
+				s.AckCallbacks(batch, func(err error) {
+					if err != nil {
+						b.Error(err)
+					}
+				})
+				batch = batch[:0]
+			}
+		}
+		for seq := range acks {
+			if batch = append(batch, seq); len(batch) == cap(batch) {
+				flush()
+			}
+		}
+		flush()
+	}()
+	if mode == "callback+ack" {
+		s.SetCallbackHook(func(cbs []Callback) {
+			for _, c := range cbs {
+				acks <- c.Seq
+			}
+		})
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ReportAllocs()
+	b.ResetTimer()
+	for w := range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			token := "tok_benchmark_" + strconv.Itoa(w) // each acks its own receipts
+			ch := make(chan error, 1)
+			for next.Add(1) <= int64(b.N) {
+				m := benchMsg(s)
+				m.TokenID = token
+				t := Transition{State: pdu.StateDelivered, ErrCode: "000", Receipt: true, Final: true}
+				if mode != "receipt" {
+					t.Callback = "https://hooks.example.com/smppd/dlr"
+				}
+				s.SubmitFinal(m, t, func(err error) { ch <- err })
+				if err := <-ch; err != nil {
+					b.Error(err)
+					return
+				}
+				rs, err := s.Receipts(token, 0, 1)
+				if err != nil || len(rs) == 0 {
+					b.Errorf("Receipts() = %d, %v", len(rs), err)
+					return
+				}
+				s.AckReceipt(token, rs[0].Seq, func(err error) { ch <- err })
+				if err := <-ch; err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(acks)
+	<-ackerDone
+	b.StopTimer()
+	b.ReportMetric(float64(commitNanos.Load())/1e3/float64(b.N), "commit-µs/msg")
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
