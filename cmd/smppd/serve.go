@@ -340,9 +340,10 @@ func (a *app) buildUpstream() error {
 			t, err := a.tokens.Get(idOrName)
 			return t.ID, t.Name, err
 		},
-		OnMO:     a.mo.Wake,
-		Observer: newUpstreamMetrics(a.reg, a.cfg.Live),
-		Logger:   a.log.With("component", "upstream"),
+		TokensGeneration: a.tokens.Generation,
+		OnMO:             a.mo.Wake,
+		Observer:         newUpstreamMetrics(a.reg, a.cfg.Live),
+		Logger:           a.log.With("component", "upstream"),
 	})
 	if err != nil {
 		return err // config.Validate checked the same rules; this names the key too

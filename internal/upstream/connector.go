@@ -105,6 +105,11 @@ type Options struct {
 	// Tokens resolves token names used in routes and inbound ranges; nil
 	// means the config names tokens by id only.
 	Tokens TokenResolver
+	// TokensGeneration is the token store's edit counter
+	// (tokenstore.Store.Generation): names Tokens gave are kept while it stays
+	// the same, so a renamed token takes its new name's route at once. nil
+	// keeps them for the connector's life.
+	TokensGeneration func() uint64
 	// OnMO is called after an MO was queued for tokenID (the gateway's MO
 	// dispatcher wakes up on it).
 	OnMO     func(tokenID string)
@@ -137,7 +142,8 @@ type Connector struct {
 	order   []string // link names in config order
 
 	needNames bool
-	names     sync.Map // token id → name
+	names     sync.Map // token id → cachedName
+	tokensGen func() uint64
 
 	mu       sync.Mutex
 	inflight map[uint64]struct{}
@@ -176,7 +182,7 @@ func New(o Options) (*Connector, error) {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
 	c := &Connector{
-		cfg: cfg, store: o.Store, rep: o.Reporter, tokens: o.Tokens, onMO: o.OnMO,
+		cfg: cfg, store: o.Store, rep: o.Reporter, tokens: o.Tokens, tokensGen: o.TokensGeneration, onMO: o.OnMO,
 		obs: o.Observer, log: o.Logger, routes: routes, numbers: numbers,
 		links:    make(map[string]*link),
 		inflight: make(map[uint64]struct{}),
@@ -256,19 +262,31 @@ func (c *Connector) Routable(tokenID, tokenName, dest string) bool {
 	return c.routes.Lookup(tokenID, tokenName, dest) != nil
 }
 
-// tokenName returns the name of a token id for routes that name tokens.
+// cachedName is a token's name as read while the token store's generation was gen.
+type cachedName struct {
+	name string
+	gen  uint64
+}
+
+// tokenName returns the name of a token id for routes that name tokens: the
+// gateway checked the route with the token's current name, and forwarding
+// must pick the same one.
 func (c *Connector) tokenName(id string) string {
 	if !c.needNames || c.tokens == nil {
 		return ""
 	}
-	if v, ok := c.names.Load(id); ok {
-		return v.(string)
+	var gen uint64
+	if c.tokensGen != nil {
+		gen = c.tokensGen() // before the read: an edit racing it leaves the entry stale, read again next time
+	}
+	if v, ok := c.names.Load(id); ok && v.(cachedName).gen == gen {
+		return v.(cachedName).name
 	}
 	_, name, err := c.tokens(id)
 	if err != nil {
 		return ""
 	}
-	c.names.Store(id, name)
+	c.names.Store(id, cachedName{name, gen})
 	return name
 }
 

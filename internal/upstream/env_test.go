@@ -86,8 +86,9 @@ func (n *node) start() {
 				tok, err := n.tokens.Get(idOrName)
 				return tok.ID, tok.Name, err
 			},
-			OnMO:   n.mo.Wake,
-			Logger: quietLogger(),
+			TokensGeneration: n.tokens.Generation,
+			OnMO:             n.mo.Wake,
+			Logger:           quietLogger(),
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"github.com/smppd/smppd/internal/upstream"
 	"github.com/smppd/smppd/pdu"
 	"github.com/smppd/smppd/smppd"
+	"github.com/smppd/smppd/tokenstore"
 )
 
 // smsc is an upstream with the habits that break receipt matching: its
@@ -413,5 +414,59 @@ func TestFailoverMidTraffic(t *testing.T) {
 	backup.mu.Unlock()
 	if n != 20 {
 		t.Errorf("backup accepted %d, want the 20 sent after the primary died", n)
+	}
+}
+
+// TestRouteFollowsTokenRename: a route that names a token follows a rename at
+// once, in the gateway's check and in the connector's forwarding alike. The
+// connector caches token names; before it watched the token store's
+// generation, a renamed token's messages kept the old name's route until a
+// restart, while the gateway had accepted them for the new one.
+func TestRouteFollowsTokenRename(t *testing.T) {
+	named, other := newSMSC(t), newSMSC(t)
+	front := newNode(t, gateway.Config{}, &upstream.Config{
+		Upstreams: []upstream.Upstream{fastUpstream("named", named.addr), fastUpstream("other", other.addr)},
+		Routes: []upstream.Route{
+			{Token: "acme", Upstreams: []string{"named"}},
+			{Upstreams: []string{"other"}},
+		},
+	})
+	tok, pass := front.token("acme", false)
+	cl := dial(t, front.addr, pdu.CmdBindTransceiver, tok.SystemID, pass)
+	send := func(text string) {
+		t.Helper()
+		st, id := cl.submit("447700900001", text)
+		if st != pdu.StatusOK {
+			t.Fatalf("submit %q: %v", text, st)
+		}
+		if got := cl.receipts(1); len(got[id]) != 1 || got[id][0].Stat != pdu.StateDelivered {
+			t.Fatalf("receipt of %q: %+v", text, got[id])
+		}
+	}
+	accepted := func() (named, other uint64) {
+		st := front.conn.Status()
+		return st.Upstreams[0].Accepted, st.Upstreams[1].Accepted
+	}
+	send("before the rename")
+	if n, o := accepted(); n != 1 || o != 0 {
+		t.Fatalf("before the rename: named %d, other %d accepted; want 1, 0", n, o)
+	}
+	rename := func(idOrName, name string) {
+		t.Helper()
+		tok, _, err := front.tokens.Update(idOrName, tokenstore.UpdateParams{Name: &name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		front.gw.TokenChanged(tok) // as the admin socket does after an edit
+	}
+	rename("acme", "acme-eu")
+	send("after the rename")
+	if n, o := accepted(); n != 1 || o != 1 {
+		t.Errorf("after the rename: named %d, other %d accepted; want 1, 1 (the route names acme, the token is acme-eu now)", n, o)
+	}
+	rename(tok.ID, "acme")
+	send("renamed back")
+	if n, o := accepted(); n != 2 || o != 1 {
+		t.Errorf("renamed back: named %d, other %d accepted; want 2, 1", n, o)
 	}
 }
