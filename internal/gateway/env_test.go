@@ -25,13 +25,15 @@ type env struct {
 	t      *testing.T
 	dir    string
 	msgDir string // where messages.db lives (dir unless a test moves it)
-	cfg    gateway.Config
-	tokens *tokenstore.Store
-	store  *msgstore.Store
-	gw     *gateway.Gateway
-	srv    *smppd.Server
-	addr   string
-	done   chan struct{}
+	// maxQueue is the store's MaxQueue (0: its default).
+	maxQueue int
+	cfg      gateway.Config
+	tokens   *tokenstore.Store
+	store    *msgstore.Store
+	gw       *gateway.Gateway
+	srv      *smppd.Server
+	addr     string
+	done     chan struct{}
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -44,7 +46,14 @@ func newEnv(t *testing.T, cfg gateway.Config) *env {
 // newEnvIn keeps messages.db in msgDir ("" = with the tokens).
 func newEnvIn(t *testing.T, cfg gateway.Config, msgDir string) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir(), cfg: cfg, msgDir: msgDir}
+	return openEnv(&env{t: t, dir: t.TempDir(), cfg: cfg, msgDir: msgDir})
+}
+
+// openEnv opens the token store and starts e, set up as far as the caller
+// wanted (t, dir and cfg at least).
+func openEnv(e *env) *env {
+	t := e.t
+	t.Helper()
 	if e.msgDir == "" {
 		e.msgDir = e.dir
 	}
@@ -65,7 +74,7 @@ func newEnvIn(t *testing.T, cfg gateway.Config, msgDir string) *env {
 func (e *env) start() {
 	t := e.t
 	var err error
-	e.store, err = msgstore.Open(filepath.Join(e.msgDir, "messages.db"), msgstore.Options{Logger: quietLogger()})
+	e.store, err = msgstore.Open(filepath.Join(e.msgDir, "messages.db"), msgstore.Options{Logger: quietLogger(), MaxQueue: e.maxQueue})
 	if err != nil {
 		t.Fatal(err)
 	}

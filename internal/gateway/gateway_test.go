@@ -581,3 +581,53 @@ func TestDelayedScheduledAndExpired(t *testing.T) {
 		t.Errorf("replace of a final message = %v, want ESME_RREPLACEFAIL", h.Status)
 	}
 }
+
+// TestSubmitMultiPartlyStored: a submit_multi whose messages the store takes
+// only in part (here its queue holds one submit at a time, so the others of
+// the burst get ESME_RMSGQFUL) answers for exactly what was stored: the
+// destinations that were not are listed in unsuccess_sme with their status,
+// and an error answer means none was. Before, a partial failure answered the
+// whole request with an error while the stored messages went on to their
+// receipts, and the client's retry sent those twice.
+func TestSubmitMultiPartlyStored(t *testing.T) {
+	e := openEnv(&env{t: t, dir: t.TempDir(), maxQueue: 1})
+	tok, pw := e.token("multi", true, nil)
+	c := dialRaw(t, e.addr)
+	if st := c.bind(pdu.CmdBindTransmitter, tok.SystemID, pw); st != pdu.StatusOK {
+		t.Fatalf("bind: %v", st)
+	}
+	const dests = 40
+	partial := 0
+	for round := 0; round < 20; round++ {
+		before := e.store.Stats().Messages
+		m := &pdu.SubmitMulti{Source: pdu.Address{TON: pdu.TONInternational, NPI: pdu.NPIISDN, Addr: "15550001"}, ShortMessage: []byte("to many")}
+		for i := range dests {
+			m.Dests = append(m.Dests, pdu.DestAddr{Addr: pdu.Address{TON: pdu.TONInternational, NPI: pdu.NPIISDN, Addr: "4477009" + strconv.Itoa(10000+i)}})
+		}
+		h, resp := c.call(m)
+		stored := e.store.Stats().Messages - before
+		switch h.Status {
+		case pdu.StatusOK:
+			r := resp.(*pdu.SubmitMultiResp)
+			for _, u := range r.Unsuccess {
+				if u.Status != pdu.StatusMsgQFul {
+					t.Errorf("round %d: unsuccess_sme %+v, want ESME_RMSGQFUL", round, u)
+				}
+			}
+			if want := dests - len(r.Unsuccess); stored != want {
+				t.Fatalf("round %d: answered %d stored (%d unsuccessful), the store holds %d", round, want, len(r.Unsuccess), stored)
+			}
+			if len(r.Unsuccess) > 0 {
+				partial++
+			}
+			if h, _ := c.call(&pdu.QuerySM{MessageID: r.MessageID, Source: m.Source}); h.Status != pdu.StatusOK {
+				t.Errorf("round %d: the response's id %s is not stored (query_sm %v)", round, r.MessageID, h.Status)
+			}
+		default:
+			if stored != 0 {
+				t.Fatalf("round %d: answered %v, yet %d of its messages are stored", round, h.Status, stored)
+			}
+		}
+	}
+	t.Logf("%d of 20 submit_multi stored in part", partial)
+}

@@ -118,7 +118,7 @@ func (g *Gateway) commitOne(ts *tokenState, a *submitAck) {
 	m := a.m
 	switch kind, t := g.classify(a.tok, m, now); kind {
 	case commitTwoStep:
-		g.commit(ts, a.tok, []*msgstore.Message{m}, a.done)
+		g.commit(ts, a.tok, []*msgstore.Message{m}, func(errs []error) { a.done(firstError(errs)) })
 	case commitFinal:
 		a.final, a.t = true, t
 		m.State, m.DoneAt, m.DueAt = t.State, now, time.Time{}
@@ -208,14 +208,32 @@ func (g *Gateway) submitMulti(w smppd.ResponseWriter, ts *tokenState, p *pdu.Sub
 		w.Respond(first, nil)
 		return
 	}
-	g.commit(ts, tok, msgs, func(err error) {
-		st := storeStatus(err)
-		g.obs.Submit(st, time.Since(start), len(msgs))
-		if st != pdu.StatusOK {
+	g.commit(ts, tok, msgs, func(errs []error) {
+		// Answer for exactly what was stored: a destination whose message the
+		// store refused joins unsuccess_sme, and only a request with none stored
+		// fails, so that a client's retry never sends a stored one twice.
+		var firstStored *msgstore.Message
+		for i, m := range msgs {
+			if errs != nil && errs[i] != nil {
+				unsuccess = append(unsuccess, pdu.UnsuccessSME{Addr: m.Dest, Status: storeStatus(errs[i])})
+				continue
+			}
+			if firstStored == nil {
+				firstStored = m
+			}
+		}
+		failed := countErrors(errs)
+		if failed > 0 {
+			g.log.Error("submit_multi: store commit", "token", tok.Name, "stored", len(msgs)-failed, "of", len(msgs), "err", firstError(errs))
+		}
+		if firstStored == nil {
+			st := storeStatus(firstError(errs))
+			g.obs.Submit(st, time.Since(start), len(msgs))
 			w.Respond(st, nil)
 			return
 		}
-		w.Respond(pdu.StatusOK, &pdu.SubmitMultiResp{MessageID: g.cfg.IDFormat.Format(msgs[0].ID), Unsuccess: unsuccess})
+		g.obs.Submit(pdu.StatusOK, time.Since(start), len(msgs)-failed)
+		w.Respond(pdu.StatusOK, &pdu.SubmitMultiResp{MessageID: g.cfg.IDFormat.Format(firstStored.ID), Unsuccess: unsuccess})
 	})
 }
 
@@ -313,97 +331,123 @@ func (g *Gateway) eventTime(m *msgstore.Message, now time.Time) time.Time {
 	return t
 }
 
-// commit stores msgs and calls done once, after all of them committed (or
-// with the first error). A test-mode message whose outcome is due at once
-// is stored already final, with its receipt, in the same operation
-// (SubmitFinal): one commit per message. The 9006 rule with intermediate
-// notifications asked for takes two steps; the gateway reports those right
-// after the commit, and claims them meanwhile so the due loop leaves them be.
-func (g *Gateway) commit(ts *tokenState, tok *tokenstore.Token, msgs []*msgstore.Message, done func(error)) {
+// commit stores msgs and calls done once, after every one of them was
+// committed or failed: errs is nil when all were stored, else errs[i] is
+// msgs[i]'s error (nil for those stored). Each message is its own store
+// operation, so a request of several can be stored in part. A test-mode
+// message whose outcome is due at once is stored already final, with its
+// receipt, in the same operation (SubmitFinal): one commit per message. The
+// 9006 rule with intermediate notifications asked for takes two steps; the
+// gateway reports those right after the commit, and claims them meanwhile so
+// the due loop leaves them be.
+func (g *Gateway) commit(ts *tokenState, tok *tokenstore.Token, msgs []*msgstore.Message, done func(errs []error)) {
 	now := g.now()
 	type final struct {
-		m   *msgstore.Message
-		t   msgstore.Transition
-		err error // of its own SubmitFinal
+		i int // in msgs
+		t msgstore.Transition
 	}
 	var finals []final
-	var plain, twoStep []*msgstore.Message
+	var plain, twoStep []int // indexes in msgs
 	delayed := false
-	for _, m := range msgs {
+	for i, m := range msgs {
 		switch kind, t := g.classify(tok, m, now); kind {
 		case commitPlain:
-			plain = append(plain, m)
+			plain = append(plain, i)
 		case commitDelayed:
-			plain = append(plain, m)
+			plain = append(plain, i)
 			delayed = true
 		case commitTwoStep:
-			plain = append(plain, m)
-			twoStep = append(twoStep, m)
+			plain = append(plain, i)
+			twoStep = append(twoStep, i)
 		case commitFinal:
 			m.State, m.DoneAt, m.DueAt = t.State, now, time.Time{}
-			finals = append(finals, final{m: m, t: t})
+			finals = append(finals, final{i: i, t: t})
 		}
 	}
 	// A receipt committed with its message is held back until the response
 	// is queued: a dispatcher woken by another message of the same commit
 	// would otherwise send it ahead of its submit_sm_resp.
 	held := make([]uint64, len(finals))
-	for i, f := range finals {
-		held[i] = f.m.ID
+	for j, f := range finals {
+		held[j] = msgs[f.i].ID
 	}
 	ts.hold(held)
 	if len(twoStep) > 0 {
 		g.claimMu.Lock()
-		for _, m := range twoStep {
-			g.claimed[m.ID] = struct{}{}
+		for _, i := range twoStep {
+			g.claimed[msgs[i].ID] = struct{}{}
 		}
 		g.claimMu.Unlock()
 	}
 	var (
-		mu      sync.Mutex
-		left    = len(msgs)
-		firstEr error
+		mu     sync.Mutex
+		left   = len(msgs)
+		errs   []error
+		failed int
 	)
-	one := func(err error) {
+	stored := func(i int) bool { return errs == nil || errs[i] == nil }
+	one := func(i int, err error) {
 		mu.Lock()
-		if err != nil && firstEr == nil {
-			firstEr = err
+		if err != nil {
+			if errs == nil {
+				errs = make([]error, len(msgs))
+			}
+			errs[i] = err
+			failed++
 		}
 		left--
 		last := left == 0
-		err = firstEr
 		mu.Unlock()
 		if !last {
 			return
 		}
-		done(err)
+		// Every operation has reported: errs is final from here on.
+		done(errs)
 		ts.release(held)
 		for _, f := range finals {
-			if f.err == nil {
-				g.transitioned(f.m, f.t)
+			if stored(f.i) {
+				g.transitioned(msgs[f.i], f.t)
 			}
 		}
-		if delayed && err == nil {
+		if delayed && failed < len(msgs) {
 			wake(g.dueWake)
 		}
-		for _, m := range twoStep {
-			if err != nil {
+		for _, i := range twoStep {
+			m := msgs[i]
+			if !stored(i) {
 				g.unclaim(m.ID)
 				continue
 			}
 			g.report(tok, m, now, func() { g.unclaim(m.ID) })
 		}
 	}
-	for i := range finals {
-		f := &finals[i]
-		g.store.SubmitFinal(f.m, f.t, func(err error) {
-			f.err = err
-			one(err)
-		})
+	for _, f := range finals {
+		g.store.SubmitFinal(msgs[f.i], f.t, func(err error) { one(f.i, err) })
 	}
-	for _, m := range plain {
-		g.store.Submit(m, one)
+	for _, i := range plain {
+		g.store.Submit(msgs[i], func(err error) { one(i, err) })
 	}
+}
+
+// countErrors is how many of commit's per-message errors are not nil.
+func countErrors(errs []error) int {
+	n := 0
+	for _, err := range errs {
+		if err != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// firstError is the first non-nil error of errs (commit's per-message errors).
+func firstError(errs []error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // How commit stores a message.
