@@ -229,7 +229,8 @@ func benchmarkCallbackQueue(b *testing.B, mode string) {
 	acks := make(chan uint64, 1024)
 	ackerDone := make(chan struct{})
 	var acking sync.WaitGroup // ack writes not yet committed
-	go func() {               // the sender's part: ack delivered reports in batches
+	// The sender's part: ack delivered reports in batches.
+	go func() {
 		defer close(ackerDone)
 		batch := make([]uint64, 0, 64)
 		flush := func() {
